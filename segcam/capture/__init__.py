@@ -1,0 +1,67 @@
+"""Frame sources: cameras, video files, images and folders, and the demo.
+
+:func:`open_source` turns what the user typed after ``--input`` into a
+:class:`Source`. ``auto`` means "the first webcam, or the demo when there is none".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from segcam.capture.base import Source
+from segcam.capture.camera import CameraSource
+from segcam.capture.demo import DemoSource
+from segcam.capture.images import ImageSource, expand_image_inputs
+from segcam.capture.video import VideoFileSource
+from segcam.errors import InputError
+from segcam.imaging import is_image_path
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CameraSource", "DemoSource", "ImageSource", "Source", "VideoFileSource", "open_source"]
+
+
+def open_source(
+    inputs: str | list[str],
+    *,
+    resolution: tuple[int, int] | None = None,
+    fps: float | None = None,
+    loop: bool = False,
+) -> Source:
+    """Open the source named by ``inputs``.
+
+    One value may be ``demo``, ``auto``, a camera index (``0``) or device path
+    (``/dev/video2``), a video file, an image (repeated as a stream), or a folder
+    of images. Several values are a list of images, read in the given order.
+    """
+    items = [inputs] if isinstance(inputs, str) else list(inputs)
+    if not items:
+        raise InputError("no input given")
+    if len(items) > 1:
+        return ImageSource(
+            expand_image_inputs(items), fps=fps or 30.0, repeat=loop, resolution=resolution
+        )
+    spec = items[0].strip()
+    low = spec.lower()
+    if low == "demo":
+        return DemoSource(resolution=resolution, fps=fps)
+    if low == "auto":
+        try:
+            return CameraSource(0, resolution=resolution or (1280, 720), fps=fps or 30.0)
+        except InputError as e:
+            log.warning("%s; using the demo source instead", e)
+            return DemoSource(resolution=resolution, fps=fps)
+    if spec.isdigit() or (spec.startswith("/dev/") and not os.path.isfile(spec)):
+        return CameraSource(spec, resolution=resolution or (1280, 720), fps=fps or 30.0)
+    path = os.path.expanduser(spec)
+    if os.path.isdir(path):
+        return ImageSource(
+            expand_image_inputs([path]), fps=fps or 30.0, repeat=loop, resolution=resolution
+        )
+    if not os.path.exists(path) and "://" not in path:
+        raise InputError(f"input not found: {spec}")
+    if is_image_path(path):
+        # A single still is an endless stream; the caller bounds it with --frames/--duration.
+        return ImageSource([path], fps=fps or 30.0, repeat=True, resolution=resolution)
+    return VideoFileSource(path, loop=loop, resolution=resolution)

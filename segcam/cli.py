@@ -1,0 +1,217 @@
+"""The ``segcam`` command line.
+
+``segcam.cli.main(argv)`` runs one command in-process and returns its exit code;
+it never raises for user errors and never prints a traceback unless ``--debug``
+is given. Exit codes: 0 success, 1 a runtime failure (some inputs failed, a
+device was lost), 2 bad usage or input, 130 a finite job interrupted by Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from segcam import __version__
+from segcam.errors import SegcamError
+
+log = logging.getLogger("segcam")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (no usage dump) and no SystemExit."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        default="landscape",
+        metavar="M",
+        help="built-in model (landscape = 256x144, the default; general = 256x256) "
+        "or a path to a .tflite file with the same contract",
+    )
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="LiteRT threads (default 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="segcam",
+        description="Replace or blur the background of a webcam, video or images, in real time.",
+    )
+    parser.add_argument("--version", action="version", version=f"segcam {__version__}")
+    # -v/--debug work before or after the subcommand; SUPPRESS keeps the subparser
+    # from resetting a value given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    for p in (parser, common):
+        default = False if p is parser else argparse.SUPPRESS
+        p.add_argument(
+            "-v", "--verbose", action="store_true", default=default, help="log what segcam does"
+        )
+        p.add_argument(
+            "--debug", action="store_true", default=default, help="debug logging, with tracebacks"
+        )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    rec = sub.add_parser(
+        "record",
+        parents=[common],
+        help="process a camera, video, image(s) or the demo into a video file",
+        description="Record the processed video to a file. Outputs: .mp4 is H.264 in fragmented "
+        "MP4, .mkv is H.264 in Matroska; both stay playable if segcam is killed mid-way "
+        "(everything up to the last second is kept). .webm is VP9 and keeps the alpha "
+        "channel with --background none; a folder (or a path like out/%%05d.png) gets a PNG "
+        "sequence. The audio of an input video is kept. Ctrl+C stops and finalises the file.",
+    )
+    rec.add_argument(
+        "--input",
+        "-i",
+        nargs="+",
+        default=["auto"],
+        metavar="SRC",
+        help="camera index (0) or device (/dev/video2), video file, image, folder of images, "
+        "several images, 'demo', or 'auto' (default: the first webcam, else the demo)",
+    )
+    rec.add_argument(
+        "--output",
+        "-o",
+        metavar="OUT",
+        help="output file (default: segcam-DATE-TIME.mp4 in the current folder, .webm with "
+        "--background none)",
+    )
+    rec.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
+    rec.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of video")
+    rec.add_argument(
+        "--resolution",
+        metavar="WxH",
+        help="camera mode to request, or the size to fit other inputs to (e.g. 1280x720)",
+    )
+    rec.add_argument("--fps", metavar="F", help="frame rate for cameras, the demo and image inputs")
+    rec.add_argument(
+        "--background",
+        "-b",
+        default="blur",
+        metavar="SPEC",
+        help="image path (cover-fit), blur or blur:N (N = 1..100, default 12), a colour "
+        "(#RRGGBB or a name such as green), none (transparent, keeps alpha) or mask "
+        "(show the mask). Default: blur",
+    )
+    rec.add_argument("--mirror", action="store_true", help="mirror the recorded video")
+    rec.add_argument("--loop", action="store_true", help="repeat a video or image list forever")
+    _add_model_options(rec)
+
+    mask = sub.add_parser(
+        "mask",
+        parents=[common],
+        help="write the person mask of each image as a PNG",
+        description="For every input image (folders expand, in name order) write "
+        "OUT_DIR/<name>.png: a single-channel 8-bit alpha (255 = person) at the image's own "
+        "size. Also a batch background remover for photos.",
+    )
+    mask.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    mask.add_argument(
+        "--out-dir", "-o", required=True, metavar="DIR", help="where to write the masks"
+    )
+    mask.add_argument(
+        "--sequence",
+        action="store_true",
+        help="the inputs are consecutive video frames: stateful filters carry their state "
+        "from one image to the next (otherwise each image is processed on its own)",
+    )
+    _add_model_options(mask)
+    return parser
+
+
+def _setup_logging(verbose: bool, debug: bool) -> None:
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("segcam: %(message)s"))
+    root = logging.getLogger("segcam")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (without the program name); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except _UsageError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as e:  # --help / --version
+        return int(e.code or 0)
+    _setup_logging(args.verbose, args.debug)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.command == "record":
+            from segcam.commands.record import run_record
+
+            return run_record(args)
+        if args.command == "mask":
+            from segcam.commands.mask import run_mask
+
+            return run_mask(args)
+    except SegcamError as e:
+        print(f"segcam: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("segcam: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # a bug: one line, and the traceback only with --debug
+        if args.debug:
+            raise
+        print(
+            f"segcam: internal error: {type(e).__name__}: {e} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_USAGE
+
+
+class StopSignals:
+    """Turns SIGINT/SIGTERM into a stop request while a job runs (main thread only).
+
+    The first signal asks the pipeline to stop after the current frame, so the
+    recording is finalised; the default handlers come back on exit.
+    """
+
+    def __init__(self, on_stop) -> None:
+        self.on_stop = on_stop
+        self.received: int | None = None
+        self._saved: dict[int, object] = {}
+
+    def _handle(self, signum, _frame) -> None:
+        self.received = signum
+        self.on_stop()
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+
+def entry_point() -> None:
+    """Console-script entry point."""
+    code = main()
+    sys.stdout.flush()
+    sys.exit(code)

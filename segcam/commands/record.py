@@ -1,0 +1,102 @@
+"""``segcam record``: any source, processed, into a video file."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from segcam.capture import open_source
+from segcam.cli import EXIT_INTERRUPTED, EXIT_OK, StopSignals
+from segcam.config import PipelineSettings, parse_background, parse_fps, parse_resolution
+from segcam.errors import ConfigError
+from segcam.inference.segmenter import Segmenter
+from segcam.pipeline import Pipeline
+from segcam.progress import Progress
+from segcam.sinks.recorder import Recorder, check_output_path, default_output_path
+
+log = logging.getLogger(__name__)
+
+
+def run_record(args: argparse.Namespace) -> int:
+    # Validate every option before touching a camera or the model.
+    resolution = parse_resolution(args.resolution) if args.resolution else None
+    fps = parse_fps(args.fps) if args.fps is not None else None
+    if args.frames is not None and args.frames < 1:
+        raise ConfigError(f"invalid --frames {args.frames}: must be at least 1")
+    if args.duration is not None and not args.duration > 0:
+        raise ConfigError(f"invalid --duration {args.duration:g}: must be more than 0")
+    background = parse_background(args.background)
+    settings = PipelineSettings(model=args.model, threads=args.threads, background=background)
+    output = args.output or default_output_path(".webm" if background.transparent else ".mp4")
+    check_output_path(output, transparent=background.transparent)
+
+    segmenter = Segmenter(settings.model, threads=settings.threads)
+    source = open_source(args.input, resolution=resolution, fps=fps, loop=args.loop)
+    try:
+        recorder = Recorder(output, mirror=args.mirror)
+        pipeline = Pipeline(
+            source,
+            settings,
+            [recorder],
+            segmenter=segmenter,
+            max_frames=args.frames,
+            max_duration=args.duration,
+        )
+    except BaseException:
+        source.stop()
+        raise
+
+    total = _expected_frames(source.frame_count, source.fps, args.frames, args.duration)
+    w, h = source.size
+    print(
+        f"segcam: recording {source.name} ({w}x{h} @ {source.fps:.3g} fps, "
+        f"background {background.describe()}, model {settings.model}) -> {output}",
+        file=sys.stderr,
+    )
+    if total is None:
+        print("segcam: press Ctrl+C to stop", file=sys.stderr)
+    progress = Progress(total)
+    with StopSignals(pipeline.request_stop) as signals:
+        pipeline.start()
+        try:
+            while not pipeline.wait(0.25):
+                progress.update(pipeline.stats.frames_out, pipeline.dropped)
+        finally:
+            pipeline.stop()
+            progress.update(pipeline.stats.frames_out, pipeline.dropped, force=True)
+            progress.close()
+
+    stats = pipeline.stats
+    written = recorder.frames_written
+    if pipeline.error is not None:
+        if written:
+            print(
+                f"segcam: {written} frames were saved to {output} before the error", file=sys.stderr
+            )
+        raise pipeline.error
+    elapsed = max(1e-9, _elapsed(stats))
+    print(
+        f"wrote {written} frames ({stats.last_pts + 1.0 / source.fps:.1f} s of video) to {output} "
+        f"in {elapsed:.1f} s ({written / elapsed:.1f} fps, {pipeline.dropped} dropped)"
+    )
+    if signals.received is not None and total is not None and stats.frames_out < total:
+        print("segcam: interrupted; the file was finalised", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _elapsed(stats) -> float:
+    import time
+
+    return time.monotonic() - stats.started
+
+
+def _expected_frames(
+    count: int | None, fps: float, frames: int | None, duration: float | None
+) -> int | None:
+    """How many frames the job will write, when that is known in advance."""
+    limits = [n for n in (count, frames) if n]
+    if duration:
+        limits.append(max(1, round(duration * fps)))
+    return min(limits) if limits else None

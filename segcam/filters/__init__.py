@@ -1,0 +1,1 @@
+"""Mask filters, backgrounds and frame filters."""

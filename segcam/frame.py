@@ -1,0 +1,67 @@
+"""The one record type that travels through the pipeline.
+
+A :class:`Frame` is created by a source and then completed stage by stage,
+like a picamera2 request: the segmenter adds ``mask``, the compositor adds
+``alpha`` and ``output``, and every stage records how long it took. Stages add
+fields; none of them modifies ``image`` in place, so a sink may show the
+captured image next to the output.
+
+Ownership: once a source has handed a frame over, the frame (and its arrays)
+belong to the pipeline. ``output`` and ``alpha`` may be views of buffers that
+the compositor reuses for a later frame, so a sink that keeps them past
+``submit()`` (an encoder thread, a preview) must copy them first or be done
+with them before the next frame is composited; see :mod:`segcam.sinks.base`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(slots=True)
+class Frame:
+    """One captured frame and everything computed from it.
+
+    Attributes:
+        seq: 0-based index assigned by the source; increases by one per frame read.
+        image: the captured BGR uint8 image, ``(H, W, 3)``, C-contiguous.
+        pts: media time in seconds (file position for files, time since start for
+            live sources); recorders use it as the presentation time.
+        t_capture: ``time.monotonic()`` when the source produced the frame.
+        mask: person probability at model resolution, float32 in [0, 1].
+        mask_seq: ``seq`` of the frame the mask was computed from (always equal to
+            ``seq``: every output is composited with its own mask).
+        alpha: full-resolution uint8 alpha (255 = person).
+        output: the composited image: BGR uint8, or BGRA uint8 for transparent output.
+        timings: seconds spent per stage, e.g. ``{"segment": 0.0015}``.
+        stamps: ``time.monotonic()`` when the frame left each stage or reached each sink.
+    """
+
+    seq: int
+    image: np.ndarray
+    pts: float
+    t_capture: float = field(default_factory=time.monotonic)
+    mask: np.ndarray | None = None
+    mask_seq: int | None = None
+    alpha: np.ndarray | None = None
+    output: np.ndarray | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    stamps: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` of the captured image."""
+        h, w = self.image.shape[:2]
+        return w, h
+
+    def stamp(self, stage: str) -> None:
+        """Record that the frame has just passed ``stage``."""
+        self.stamps[stage] = time.monotonic()
+
+    def latency(self, stage: str) -> float | None:
+        """Seconds from capture to ``stage``, or None if the frame never reached it."""
+        t = self.stamps.get(stage)
+        return None if t is None else t - self.t_capture

@@ -1,0 +1,425 @@
+"""Recording the output to a file with PyAV.
+
+Containers, chosen by the output's extension:
+
+``.mp4`` / ``.m4v`` / ``.mov``
+    H.264 in *fragmented* MP4 (``empty_moov`` + a fragment per keyframe, one
+    keyframe per second). A normal MP4 is unplayable until its index is written
+    at the very end; a fragmented one is playable up to the last complete
+    fragment, so a process killed outright (SIGKILL, power loss) still leaves a
+    file holding everything but the last second.
+``.mkv``
+    H.264 in Matroska, one cluster per second; Matroska needs no final index to
+    play, so it survives a kill the same way.
+``.webm``
+    VP9 in WebM. With a transparent background (``--background none``) it is
+    VP9 *with alpha* (yuva420p), which browsers, ffmpeg (``-c:v libvpx-vp9``)
+    and PyAV (codec ``libvpx-vp9``) read back with the alpha.
+a folder, or a pattern with ``%d`` ending in ``.png``
+    A PNG sequence (BGRA when transparent); each file is written atomically.
+
+Audio of a video-file input is carried over: copied when the container accepts
+the codec, otherwise re-encoded (AAC, or Opus for WebM), and cut at the last
+video frame.
+
+Threading: ``submit`` (worker thread) copies the output into a PyAV frame and
+queues it; encoding and muxing run on the recorder's own thread. For live
+streams a full queue drops the frame (counted); file jobs block instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import threading
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+
+from segcam.channels import END, BoundedQueue, Closed
+from segcam.errors import InputError, OutputError
+from segcam.frame import Frame
+from segcam.sinks.base import StreamInfo
+
+log = logging.getLogger(__name__)
+
+_TIME_BASE = Fraction(1, 90000)
+_QUEUE_FRAMES = 8
+
+# Which audio codecs each container takes as they are.
+_AUDIO_COPY_OK = {
+    "mp4": {"aac", "mp3", "alac", "opus", "flac", "ac3"},
+    "matroska": {"aac", "mp3", "opus", "vorbis", "flac", "ac3", "pcm_s16le", "alac"},
+    "webm": {"opus", "vorbis"},
+}
+_AUDIO_FALLBACK = {"mp4": "aac", "matroska": "aac", "webm": "libopus"}
+
+
+def describe_formats() -> str:
+    return (
+        ".mp4 (fragmented, H.264), .mkv (Matroska, H.264), .webm (VP9, keeps alpha), "
+        "or a folder of PNGs"
+    )
+
+
+def _is_png_sequence(path: str) -> bool:
+    return (
+        path.endswith(("/", os.sep))
+        or os.path.isdir(path)
+        or ("%" in os.path.basename(path) and path.lower().endswith(".png"))
+    )
+
+
+def check_output_path(path: str, *, transparent: bool = False) -> None:
+    """Fail early, with one line, if ``path`` cannot be recorded to.
+
+    Checks the extension, that the folder exists and is writable, and that the
+    chosen container can carry a transparent output when one is asked for.
+    """
+    if not path:
+        raise OutputError("no output path given")
+    if _is_png_sequence(path):
+        folder = path if "%" not in os.path.basename(path) else os.path.dirname(path) or "."
+        parent = (
+            os.path.dirname(os.path.abspath(folder.rstrip("/")))
+            if not os.path.isdir(folder)
+            else folder
+        )
+        _check_writable_dir(parent, path)
+        return
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".mp4", ".m4v", ".mov", ".mkv", ".webm"):
+        raise OutputError(
+            f"unsupported output type {ext or '(none)'} for {path}: use {describe_formats()}"
+        )
+    if transparent and ext != ".webm":
+        raise OutputError(
+            f"{ext} (H.264) cannot keep transparency: use a .webm output (VP9 with alpha) "
+            "or a folder for a PNG sequence"
+        )
+    if os.path.isdir(path):
+        raise OutputError(f"output {path} is a folder")
+    _check_writable_dir(os.path.dirname(os.path.abspath(path)), path)
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise OutputError(f"cannot write output {path}: permission denied")
+
+
+def _check_writable_dir(folder: str, path: str) -> None:
+    if not os.path.isdir(folder):
+        raise OutputError(f"cannot write output {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write output {path}: folder {folder} is not writable")
+
+
+class Recorder:
+    """A :class:`~segcam.sinks.base.Sink` that encodes the output to a file (see module docs)."""
+
+    def __init__(
+        self, path: str, *, mirror: bool = False, crf: int = 20, preset: str = "veryfast"
+    ) -> None:
+        self.path = path
+        self.mirror = mirror
+        self._flip: np.ndarray | None = None
+        self.crf = crf
+        self.preset = preset
+        self.error: BaseException | None = None
+        self.dropped = 0
+        self.frames_written = 0
+        self._queue: BoundedQueue[object] = BoundedQueue(_QUEUE_FRAMES)
+        self._thread: threading.Thread | None = None
+        self._writer: _PngWriter | _AvWriter | None = None
+        self._live = False
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def start(self, info: StreamInfo) -> None:
+        check_output_path(self.path, transparent=info.transparent)
+        self._live = info.live
+        if _is_png_sequence(self.path):
+            self._writer = _PngWriter(self.path, info)
+        else:
+            self._writer = _AvWriter(self.path, info, crf=self.crf, preset=self.preset)
+        self._thread = threading.Thread(target=self._run, name="segcam-recorder", daemon=True)
+        self._thread.start()
+
+    def submit(self, frame: Frame) -> None:
+        if self.error is not None or self._writer is None:
+            return
+        image = frame.output
+        assert image is not None
+        if self.mirror:
+            if self._flip is None or self._flip.shape != image.shape:
+                self._flip = np.empty_like(image)
+            image = cv2.flip(image, 1, dst=self._flip)
+        item = self._writer.prepare(image, frame.pts)
+        try:
+            if self._live:
+                if not self._queue.offer(item):
+                    self.dropped += 1
+            else:
+                while not self._queue.put(item, timeout=0.5):
+                    if self.error is not None:
+                        return
+        except Closed:
+            pass
+
+    def _run(self) -> None:
+        assert self._writer is not None
+        try:
+            while True:
+                item = self._queue.get()
+                if item is END:
+                    break
+                self._writer.write(item)
+                self.frames_written += 1
+        except BaseException as e:  # surfaced through .error; the pipeline reports it
+            log.debug("recorder failed", exc_info=True)
+            self.error = (
+                e
+                if isinstance(e, OutputError)
+                else OutputError(f"recording to {self.path} failed: {e}")
+            )
+            self._queue.discard()
+
+    def stop(self) -> None:
+        """Flush the encoder and finalise the file. Idempotent; safe after a failed start."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._queue.close()
+        if self._thread is not None:
+            self._thread.join()
+        if self._writer is not None:
+            try:
+                self._writer.close(self.frames_written)
+            except Exception as e:
+                if self.error is None:
+                    self.error = OutputError(f"finishing {self.path} failed: {e}")
+
+
+class _PngWriter:
+    """PNG sequence; atomic per file (written to a temporary name, then renamed)."""
+
+    def __init__(self, path: str, info: StreamInfo) -> None:
+        if "%" in os.path.basename(path):
+            self.pattern = path
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        else:
+            os.makedirs(path, exist_ok=True)
+            self.pattern = os.path.join(path, "frame_%06d.png")
+        self.index = 0
+
+    def prepare(self, image: np.ndarray, pts: float) -> np.ndarray:
+        return image.copy()
+
+    def write(self, image: np.ndarray) -> None:
+        target = self.pattern % self.index
+        tmp = target + ".tmp.png"
+        if not cv2.imwrite(tmp, image):
+            raise OutputError(f"cannot write {target}")
+        os.replace(tmp, target)
+        self.index += 1
+
+    def close(self, frames_written: int) -> None:
+        pass
+
+
+class _AvWriter:
+    """H.264 / VP9 through PyAV, with audio carried over from the input."""
+
+    def __init__(self, path: str, info: StreamInfo, *, crf: int, preset: str) -> None:
+        self.path = path
+        ext = os.path.splitext(path)[1].lower()
+        self.format = {".mkv": "matroska", ".webm": "webm"}.get(ext, "mp4")
+        w, h = info.size
+        # 4:2:0 chroma needs even dimensions; drop the odd last row/column.
+        self.width, self.height = w - w % 2, h - h % 2
+        if (self.width, self.height) != (w, h):
+            log.info("recording %dx%d (the encoder needs even sizes)", self.width, self.height)
+        self.transparent = info.transparent
+        fps = info.fps if info.fps and info.fps > 0 else 30.0
+        rate = Fraction(fps).limit_denominator(1001)
+        gop = max(1, round(fps))
+        container_options = {"flush_packets": "1"}
+        if self.format == "mp4":
+            container_options["movflags"] = "frag_keyframe+empty_moov+default_base_moof"
+        elif self.format in ("matroska", "webm"):
+            container_options["cluster_time_limit"] = "1000"
+        try:
+            self.container = av.open(
+                path, mode="w", format=self.format, container_options=container_options
+            )
+        except (av.error.FFmpegError, OSError) as e:
+            raise OutputError(
+                f"cannot create {path}: {getattr(e, 'strerror', None) or e}"
+            ) from None
+        try:
+            if self.format == "webm":
+                stream = self.container.add_stream("libvpx-vp9", rate=rate)
+                stream.pix_fmt = "yuva420p" if self.transparent else "yuv420p"
+                stream.options = {
+                    "crf": "32",
+                    "b": "0",
+                    "deadline": "realtime" if info.live else "good",
+                    "cpu-used": "8" if info.live else "5",
+                    "row-mt": "1",
+                }
+            else:
+                stream = self.container.add_stream("libx264", rate=rate)
+                stream.pix_fmt = "yuv420p"
+                opts = {"preset": preset, "crf": str(crf)}
+                if info.live:
+                    # No lookahead or B-frames: frames reach the file at once, so a
+                    # killed live recording loses at most the current fragment.
+                    opts["tune"] = "zerolatency"
+                stream.options = opts
+            stream.width, stream.height = self.width, self.height
+            stream.codec_context.time_base = _TIME_BASE
+            stream.codec_context.gop_size = gop
+            self.stream = stream
+            self.audio = _AudioCarry.open(info.media_path, self.container, self.format)
+        except Exception:
+            self.container.close()
+            raise
+        self._in_format = "bgra" if self.transparent else "bgr24"
+        self._last_pts: int | None = None
+        self._end_time = 0.0
+        self._frame_step = 1.0 / fps
+
+    def prepare(self, image: np.ndarray, pts_s: float) -> av.VideoFrame:
+        """Copy the output into a PyAV frame (runs on the worker thread)."""
+        if image.shape[1] != self.width or image.shape[0] != self.height:
+            image = np.ascontiguousarray(image[: self.height, : self.width])
+        vf = av.VideoFrame.from_ndarray(image, format=self._in_format)
+        pts = round(pts_s / _TIME_BASE)
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+        self._last_pts = pts
+        vf.pts = pts
+        vf.time_base = _TIME_BASE
+        return vf
+
+    def write(self, vf: av.VideoFrame) -> None:
+        t = float(vf.pts * _TIME_BASE)
+        self._end_time = t + self._frame_step
+        if self.audio is not None:
+            self.audio.mux_until(t)
+        for packet in self.stream.encode(vf):
+            self.container.mux(packet)
+
+    def close(self, frames_written: int) -> None:
+        try:
+            if frames_written:
+                for packet in self.stream.encode(None):
+                    self.container.mux(packet)
+                if self.audio is not None:
+                    self.audio.finish(self._end_time)
+        finally:
+            if self.audio is not None:
+                self.audio.close()
+            self.container.close()
+            if not frames_written:
+                # Never leave an empty file that looks like a recording.
+                with contextlib.suppress(OSError):
+                    os.remove(self.path)
+
+
+class _AudioCarry:
+    """Carries the audio of the input file into the output, interleaved with the video."""
+
+    def __init__(self, source: av.container.InputContainer, in_stream, out_stream, transcode: bool):
+        self.source = source
+        self.in_stream = in_stream
+        self.out_stream = out_stream
+        self.transcode = transcode
+        self._packets = source.demux(in_stream)
+        self._pending = None
+        self._done = False
+
+    @classmethod
+    def open(cls, media_path: str | None, container, fmt: str) -> _AudioCarry | None:
+        if not media_path:
+            return None
+        try:
+            source = av.open(media_path)
+        except (av.error.FFmpegError, OSError):
+            return None
+        if not source.streams.audio:
+            source.close()
+            return None
+        in_stream = source.streams.audio[0]
+        codec = in_stream.codec_context.name
+        if codec in _AUDIO_COPY_OK[fmt]:
+            out_stream = container.add_stream_from_template(in_stream)
+            transcode = False
+        else:
+            rate = in_stream.codec_context.sample_rate or 48000
+            if fmt == "webm":
+                rate = 48000  # Opus runs at 48 kHz
+            out_stream = container.add_stream(_AUDIO_FALLBACK[fmt], rate=rate)
+            try:
+                out_stream.layout = in_stream.codec_context.layout.name
+            except Exception:
+                out_stream.layout = "stereo"
+            transcode = True
+        log.info("carrying audio over (%s%s)", codec, ", re-encoded" if transcode else "")
+        return cls(source, in_stream, out_stream, transcode)
+
+    def _next_packet(self):
+        if self._pending is not None:
+            p, self._pending = self._pending, None
+            return p
+        if self._done:
+            return None
+        for p in self._packets:
+            if p.dts is None and p.size == 0:
+                continue
+            return p
+        self._done = True
+        return None
+
+    def mux_until(self, t: float) -> None:
+        """Mux input audio whose timestamp is before ``t`` seconds."""
+        container = self.out_stream.container
+        while True:
+            p = self._next_packet()
+            if p is None:
+                return
+            pt = float(p.pts * p.time_base) if p.pts is not None else 0.0
+            if pt >= t:
+                self._pending = p
+                return
+            if self.transcode:
+                try:
+                    for af in p.decode():
+                        af.pts = None  # let the encoder count samples
+                        for q in self.out_stream.encode(af):
+                            container.mux(q)
+                except av.error.FFmpegError as e:
+                    raise InputError(f"cannot decode the input's audio: {e}") from None
+            else:
+                p.stream = self.out_stream
+                container.mux(p)
+
+    def finish(self, end: float) -> None:
+        self.mux_until(end)
+        if self.transcode:
+            for q in self.out_stream.encode(None):
+                self.out_stream.container.mux(q)
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def default_output_path(suffix: str = ".mp4") -> str:
+    """``segcam-YYYYmmdd-HHMMSS.mp4`` in the current folder, or the temp folder if not writable."""
+    import time
+
+    name = time.strftime("segcam-%Y%m%d-%H%M%S") + suffix
+    folder = os.getcwd() if os.access(os.getcwd(), os.W_OK) else tempfile.gettempdir()
+    return os.path.join(folder, name)

@@ -1,0 +1,134 @@
+"""Shared fixtures: paths to ../shared, the CLI in-process and as a subprocess, test clips.
+
+Test clips are made by the tests themselves with PyAV from the real talking-head
+video in ../shared/data, so they contain a real person, plus a real audio track
+(a sine tone encoded as AAC) where a test needs one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SEGCAM_SHARED", REPO.parent / "shared"))
+DATA = SHARED / "data"
+TALKING_HEAD = DATA / "videos" / "talking_head.mp4"
+EG_PORTRAITS = DATA / "portraits" / "eg_portrait_shen2016"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not DATA.is_dir():
+        pytest.fail(f"shared test data not found at {DATA} (set SEGCAM_SHARED)")
+    return DATA
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run ``segcam.cli.main`` in-process; return (exit code, stdout, stderr)."""
+    from segcam.cli import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_segcam(args: list[str], timeout: float = 120, **kw) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m segcam ARGS`` in a subprocess (for signals and real exit codes)."""
+    return subprocess.run(
+        [sys.executable, "-m", "segcam", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=kw.pop("cwd", None),
+        **kw,
+    )
+
+
+def make_clip(
+    path: Path,
+    *,
+    frames: int = 30,
+    fps: int = 15,
+    size: tuple[int, int] | None = None,
+    audio: bool = True,
+    source: Path = TALKING_HEAD,
+) -> Path:
+    """Write an H.264 MP4 of the first ``frames`` frames of ``source``, with an AAC tone if ``audio``."""
+    src = av.open(str(source))
+    out = av.open(str(path), "w")
+    vs = out.add_stream("libx264", rate=fps)
+    vs.pix_fmt = "yuv420p"
+    first = None
+    written = 0
+    a_stream = None
+    if audio:
+        a_stream = out.add_stream("aac", rate=44100)
+        a_stream.layout = "mono"
+    for vf in src.decode(video=0):
+        img = vf.to_ndarray(format="bgr24")
+        if size is not None:
+            import cv2
+
+            img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        if first is None:
+            first = img
+            vs.width, vs.height = img.shape[1], img.shape[0]
+        frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+        frame.pts = written
+        frame.time_base = Fraction(1, fps)
+        for p in vs.encode(frame):
+            out.mux(p)
+        written += 1
+        if written >= frames:
+            break
+    for p in vs.encode(None):
+        out.mux(p)
+    if a_stream is not None:
+        rate, total = 44100, int(44100 * frames / fps)
+        t = np.arange(total, dtype=np.float32) / rate
+        tone = (0.2 * np.sin(2 * math.pi * 440.0 * t)).astype(np.float32)
+        pos = 0
+        while pos < total:
+            chunk = tone[pos : pos + 1024]
+            af = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
+            af.sample_rate = rate
+            af.pts = pos
+            af.time_base = Fraction(1, rate)
+            for p in a_stream.encode(af):
+                out.mux(p)
+            pos += len(chunk)
+        for p in a_stream.encode(None):
+            out.mux(p)
+    out.close()
+    src.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def clip_with_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30 frames (2 s at 15 fps) of the real talking head at 512x288, with an AAC audio track."""
+    return make_clip(tmp_path_factory.mktemp("clips") / "talk_audio.mp4", frames=30, size=(512, 288))
+
+
+def read_video(path: Path) -> tuple[list[np.ndarray], dict]:
+    """Decode every video frame (BGR) and describe the streams: {'audio': bool, 'size': (w, h)}."""
+    c = av.open(str(path))
+    info = {"audio": bool(c.streams.audio), "size": None}
+    frames = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    if frames:
+        info["size"] = (frames[0].shape[1], frames[0].shape[0])
+    c.close()
+    return frames, info
