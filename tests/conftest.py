@@ -66,18 +66,17 @@ def make_clip(
     audio: bool = True,
     source: Path = TALKING_HEAD,
 ) -> Path:
-    """Write an H.264 MP4 of the first ``frames`` frames of ``source``, with an AAC tone if ``audio``."""
+    """Write an H.264 MP4 of the first ``frames`` frames of ``source``; add an AAC tone if ``audio``."""
     src = av.open(str(source))
     out = av.open(str(path), "w")
     vs = out.add_stream("libx264", rate=fps)
     vs.pix_fmt = "yuv420p"
     first = None
-    written = 0
     a_stream = None
     if audio:
         a_stream = out.add_stream("aac", rate=44100)
         a_stream.layout = "mono"
-    for vf in src.decode(video=0):
+    for written, vf in enumerate(src.decode(video=0), start=1):
         img = vf.to_ndarray(format="bgr24")
         if size is not None:
             import cv2
@@ -87,11 +86,10 @@ def make_clip(
             first = img
             vs.width, vs.height = img.shape[1], img.shape[0]
         frame = av.VideoFrame.from_ndarray(img, format="bgr24")
-        frame.pts = written
+        frame.pts = written - 1
         frame.time_base = Fraction(1, fps)
         for p in vs.encode(frame):
             out.mux(p)
-        written += 1
         if written >= frames:
             break
     for p in vs.encode(None):
@@ -120,7 +118,9 @@ def make_clip(
 @pytest.fixture(scope="session")
 def clip_with_audio(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """30 frames (2 s at 15 fps) of the real talking head at 512x288, with an AAC audio track."""
-    return make_clip(tmp_path_factory.mktemp("clips") / "talk_audio.mp4", frames=30, size=(512, 288))
+    return make_clip(
+        tmp_path_factory.mktemp("clips") / "talk_audio.mp4", frames=30, size=(512, 288)
+    )
 
 
 def read_video(path: Path) -> tuple[list[np.ndarray], dict]:

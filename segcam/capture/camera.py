@@ -30,13 +30,12 @@ log = logging.getLogger(__name__)
 @contextlib.contextmanager
 def _quiet_opencv() -> Iterator[None]:
     """OpenCV logs a WARN line for every camera index it fails to open; we report our own."""
-    logging_mod = cv2.utils.logging
-    old = logging_mod.getLogLevel()
-    logging_mod.setLogLevel(logging_mod.LOG_LEVEL_SILENT)
+    old = cv2.getLogLevel()
+    cv2.setLogLevel(0)  # 0 = silent
     try:
         yield
     finally:
-        logging_mod.setLogLevel(old)
+        cv2.setLogLevel(old)
 
 
 def camera_device(spec: str | int) -> str | int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 
 from segcam.capture import open_source
 from segcam.cli import EXIT_INTERRUPTED, EXIT_OK, StopSignals
@@ -30,6 +32,7 @@ def run_record(args: argparse.Namespace) -> int:
     settings = PipelineSettings(model=args.model, threads=args.threads, background=background)
     output = args.output or default_output_path(".webm" if background.transparent else ".mp4")
     check_output_path(output, transparent=background.transparent)
+    shown = os.path.abspath(output) if "://" not in output else output
 
     segmenter = Segmenter(settings.model, threads=settings.threads)
     source = open_source(args.input, resolution=resolution, fps=fps, loop=args.loop)
@@ -51,7 +54,7 @@ def run_record(args: argparse.Namespace) -> int:
     w, h = source.size
     print(
         f"segcam: recording {source.name} ({w}x{h} @ {source.fps:.3g} fps, "
-        f"background {background.describe()}, model {settings.model}) -> {output}",
+        f"background {background.describe()}, model {settings.model}) -> {shown}",
         file=sys.stderr,
     )
     if total is None:
@@ -77,7 +80,7 @@ def run_record(args: argparse.Namespace) -> int:
         raise pipeline.error
     elapsed = max(1e-9, _elapsed(stats))
     print(
-        f"wrote {written} frames ({stats.last_pts + 1.0 / source.fps:.1f} s of video) to {output} "
+        f"wrote {written} frames ({stats.last_pts + 1.0 / source.fps:.1f} s of video) to {shown} "
         f"in {elapsed:.1f} s ({written / elapsed:.1f} fps, {pipeline.dropped} dropped)"
     )
     if signals.received is not None and total is not None and stats.frames_out < total:
@@ -87,8 +90,6 @@ def run_record(args: argparse.Namespace) -> int:
 
 
 def _elapsed(stats) -> float:
-    import time
-
     return time.monotonic() - stats.started
 
 
