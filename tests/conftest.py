@@ -66,7 +66,7 @@ def make_clip(
     audio: bool = True,
     source: Path = TALKING_HEAD,
 ) -> Path:
-    """Write an H.264 MP4 of the first ``frames`` frames of ``source``; add an AAC tone if ``audio``."""
+    """H.264 MP4 of the first ``frames`` frames of ``source``, plus an AAC tone if ``audio``."""
     src = av.open(str(source))
     out = av.open(str(path), "w")
     vs = out.add_stream("libx264", rate=fps)
