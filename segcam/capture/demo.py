@@ -13,7 +13,6 @@ exposure wobble and sensor noise. Frames are paced in real time at ``fps``.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from segcam.errors import InputError
 from segcam.frame import Frame
 from segcam.imaging import cover_fit, load_image
 from segcam.native import quiet_native_stderr
+from segcam.packages import find_package_file
 
 _NOISE_PLANES = 6
 _NOISE_LEVEL = 3  # grey levels, roughly a webcam's sensor noise in good light
@@ -32,12 +32,9 @@ _NOISE_LEVEL = 3  # grey levels, roughly a webcam's sensor noise in good light
 
 def demo_photo_path() -> Path:
     """Path of the astronaut portrait inside the installed scikit-image."""
-    spec = importlib.util.find_spec("skimage")
-    if spec is not None and spec.submodule_search_locations:
-        for root in spec.submodule_search_locations:
-            p = Path(root) / "data" / "astronaut.png"
-            if p.is_file():
-                return p
+    path = find_package_file("skimage", "data/astronaut.png")
+    if path is not None and path.is_file():
+        return path
     raise InputError(
         "the demo source needs the astronaut photo from scikit-image: pip install 'segcam[demo]'"
     )

@@ -10,12 +10,12 @@ pulls in jax, matplotlib and protobuf graphs we never use.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from segcam.errors import ModelError
+from segcam.packages import find_package_file, is_installed
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +57,14 @@ DEFAULT_MODEL = "landscape"
 
 def mediapipe_model_dir() -> Path:
     """The ``selfie_segmentation`` folder inside the installed mediapipe package."""
-    spec = importlib.util.find_spec("mediapipe")
-    if spec is None or not spec.submodule_search_locations:
+    if not is_installed("mediapipe"):
         raise ModelError(
             "the built-in models come from the mediapipe package, which is not installed: "
             "pip install 'mediapipe==0.10.21'"
         )
-    for root in spec.submodule_search_locations:
-        folder = Path(root) / "modules" / "selfie_segmentation"
-        if folder.is_dir():
-            return folder
+    folder = find_package_file("mediapipe", "modules/selfie_segmentation")
+    if folder is not None and folder.is_dir():
+        return folder
     raise ModelError(
         "the installed mediapipe has no selfie_segmentation models (releases after 0.10.21 "
         "dropped them): pip install 'mediapipe==0.10.21'"
