@@ -1,0 +1,69 @@
+"""Model lookup and LiteRT inference with the real built-in models."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from segcam.errors import ModelError
+from segcam.inference import Segmenter, resolve_model
+from segcam.inference.engine import Engine
+from tests.conftest import EG_PORTRAITS
+
+
+def test_builtin_models_are_found_without_importing_mediapipe():
+    code = (
+        "import sys\n"
+        "from segcam.inference import Segmenter\n"
+        "s = Segmenter('landscape'); g = Segmenter('general')\n"
+        "assert s.input_size == (256, 144) and g.input_size == (256, 256)\n"
+        "assert 'mediapipe' not in sys.modules, 'mediapipe was imported'\n"
+        "assert 'skimage' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_resolve_model_names_and_paths(tmp_path):
+    m = resolve_model("landscape")
+    assert m.path.name == "selfie_segmentation_landscape.tflite" and m.input_size == (256, 144)
+    assert resolve_model("GENERAL").path.name == "selfie_segmentation.tflite"
+    user = resolve_model(str(m.path))
+    assert user.path == m.path
+    with pytest.raises(ModelError, match="unknown model"):
+        resolve_model("nosuchmodel")
+    with pytest.raises(ModelError, match="not found"):
+        resolve_model(str(tmp_path / "missing.tflite"))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_segmenter_gives_a_probability_mask_of_the_person(threads):
+    image_path = sorted((EG_PORTRAITS / "images").iterdir())[0]
+    gt = cv2.imread(str(EG_PORTRAITS / "masks" / (image_path.stem + ".png")), 0)
+    image = cv2.imread(str(image_path))
+    seg = Segmenter("landscape", threads=threads)
+    mask = seg.segment(image)
+    assert mask.shape == (144, 256) and mask.dtype == np.float32
+    assert mask.min() >= 0.0 and mask.max() <= 1.0
+    small_gt = cv2.resize(gt, (256, 144), interpolation=cv2.INTER_AREA) > 127
+    assert mask[small_gt].mean() > 0.85
+    assert mask[~small_gt].mean() < 0.15
+    # The input must be RGB: feeding BGR (swapped) changes the answer, proving the conversion runs.
+    swapped = seg.segment(np.ascontiguousarray(image[:, :, ::-1]))
+    assert np.abs(swapped - mask).max() > 0.01
+
+
+def test_engine_rejects_models_that_are_not_segmenters(tmp_path):
+    real = resolve_model("landscape").path
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"\x1c\x00\x00\x00TFL3" + b"\x00" * 64)
+    with pytest.raises(ModelError) as err:
+        Engine(bad)
+    assert "\n" not in str(err.value)
+    half = tmp_path / "half.tflite"
+    half.write_bytes(real.read_bytes()[: real.stat().st_size // 2])
+    with pytest.raises(ModelError):
+        Engine(half)
