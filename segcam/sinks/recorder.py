@@ -90,6 +90,7 @@ def check_output_path(path: str, *, transparent: bool = False) -> None:
             else folder
         )
         _check_writable_dir(parent, path)
+        _probe_write(os.path.join(parent, f".segcam-probe-{os.getpid()}"), shown=path)
         return
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".mp4", ".m4v", ".mov", ".mkv", ".webm"):
@@ -104,8 +105,21 @@ def check_output_path(path: str, *, transparent: bool = False) -> None:
     if os.path.isdir(path):
         raise OutputError(f"output {path} is a folder")
     _check_writable_dir(os.path.dirname(os.path.abspath(path)), path)
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise OutputError(f"cannot write output {path}: permission denied")
+    _probe_write(path)
+
+
+def _probe_write(path: str, shown: str | None = None) -> None:
+    """Really open ``path`` for writing (then undo), because ``os.access`` says yes to
+    root everywhere and to pseudo-filesystems such as /proc where writes then fail."""
+    existed = os.path.exists(path)
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as e:
+        raise OutputError(f"cannot write output {shown or path}: {e.strerror}") from None
+    if not existed:
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
 
 def _check_writable_dir(folder: str, path: str) -> None:
