@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 
 from segcam import __version__
-from segcam.errors import SegcamError
+from segcam.errors import SegcamError, one_line
 
 log = logging.getLogger("segcam")
 
@@ -176,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"segcam: internal error: {type(e).__name__}: {e} (run with --debug for details)",
+            f"segcam: internal error: {type(e).__name__}: {one_line(e)} "
+            "(run with --debug for details)",
             file=sys.stderr,
         )
         return EXIT_FAILED

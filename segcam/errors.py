@@ -29,6 +29,18 @@ class OutputError(SegcamError):
     """An output path that cannot be written, or an encoder/muxer failure."""
 
 
+def one_line(err: BaseException) -> str:
+    """The first non-empty line of ``str(err)``, or the exception's type name.
+
+    Native libraries (OpenCV, FFmpeg) raise multi-line messages; users get one line,
+    and the full text goes to the debug log with the traceback.
+    """
+    for line in str(err).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(err).__name__
+
+
 class SourceLost(InputError):
     """A live source (camera) stopped delivering frames and could not be reopened."""
 

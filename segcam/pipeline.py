@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from segcam.capture.base import Source
 from segcam.channels import END, BoundedQueue, Closed, LatestSlot
 from segcam.config import PipelineSettings
-from segcam.errors import SegcamError
+from segcam.errors import SegcamError, one_line
 from segcam.frame import Frame
 from segcam.inference.segmenter import Segmenter
 from segcam.processor import Processor
@@ -203,8 +203,8 @@ class Pipeline:
         if isinstance(err, SegcamError):
             self.error = err
         else:
-            log.error("internal error", exc_info=err)
-            self.error = SegcamError(f"internal error: {type(err).__name__}: {err}")
+            log.debug("internal error", exc_info=err)
+            self.error = SegcamError(f"internal error: {type(err).__name__}: {one_line(err)}")
 
     def _capture_loop(self) -> None:
         source, channel = self.source, self.channel

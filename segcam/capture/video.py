@@ -9,7 +9,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from segcam.errors import InputError
+from segcam.errors import InputError, one_line
 from segcam.frame import Frame
 from segcam.imaging import cover_fit
 
@@ -104,7 +104,7 @@ def _open_container(path: str) -> av.container.InputContainer:
     except av.error.FFmpegError as e:
         raise InputError(f"cannot open video {path}: {_av_message(e)}") from None
     except (OSError, ValueError) as e:
-        raise InputError(f"cannot open video {path}: {e}") from None
+        raise InputError(f"cannot open video {path}: {one_line(e)}") from None
 
 
 def _av_message(err: Exception) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segcam.errors import ModelError
+from segcam.errors import ModelError, one_line
 from segcam.native import quiet_native_stderr
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class Engine:
                 self._interp = Interpreter(model_path=str(path), num_threads=threads)
                 self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as e:
-            raise ModelError(f"cannot load model {path.name}: {_first_line(e)}") from None
+            raise ModelError(f"cannot load model {path.name}: {one_line(e)}") from None
         inputs = self._interp.get_input_details()
         outputs = self._interp.get_output_details()
         if len(inputs) != 1:
@@ -86,7 +86,7 @@ class Engine:
                 self.run(np.zeros(shape, np.float32))
         except RuntimeError as e:
             raise ModelError(
-                f"model {path.name} failed its first inference: {_first_line(e)}"
+                f"model {path.name} failed its first inference: {one_line(e)}"
             ) from None
         log.info(
             "loaded %s: input %s, output %s, %d thread(s)",
@@ -135,8 +135,3 @@ def _check_file(path: Path) -> None:
         raise ModelError(f"model file {path} is empty or truncated")
     if head[4:8] != _TFLITE_MAGIC:
         raise ModelError(f"{path} is not a TFLite model (no TFL3 header)")
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from segcam.channels import END, BoundedQueue, Closed
-from segcam.errors import InputError, OutputError
+from segcam.errors import InputError, OutputError, one_line
 from segcam.frame import Frame
 from segcam.sinks.base import StreamInfo
 
@@ -195,7 +195,7 @@ class Recorder:
             self.error = (
                 e
                 if isinstance(e, OutputError)
-                else OutputError(f"recording to {self.path} failed: {e}")
+                else OutputError(f"recording to {self.path} failed: {one_line(e)}")
             )
             self._queue.discard()
 
@@ -213,7 +213,7 @@ class Recorder:
                 self._writer.close(self.frames_written)
             except Exception as e:
                 if self.error is None:
-                    self.error = OutputError(f"finishing {self.path} failed: {e}")
+                    self.error = OutputError(f"finishing {self.path} failed: {one_line(e)}")
 
 
 class _PngWriter:
@@ -415,7 +415,7 @@ class _AudioCarry:
                         for q in self.out_stream.encode(af):
                             container.mux(q)
                 except av.error.FFmpegError as e:
-                    raise InputError(f"cannot decode the input's audio: {e}") from None
+                    raise InputError(f"cannot decode the input's audio: {one_line(e)}") from None
             else:
                 p.stream = self.out_stream
                 container.mux(p)
