@@ -83,6 +83,10 @@ def run_record(args: argparse.Namespace) -> int:
         f"wrote {written} frames ({stats.last_pts + 1.0 / source.fps:.1f} s of video) to {shown} "
         f"in {elapsed:.1f} s ({written / elapsed:.1f} fps, {pipeline.dropped} dropped)"
     )
+    log.info(
+        "median per frame: %s",
+        ", ".join(f"{k} {stats.median_ms(k):.2f} ms" for k in sorted(stats.times)),
+    )
     if signals.received is not None and total is not None and stats.frames_out < total:
         print("segcam: interrupted; the file was finalised", file=sys.stderr)
         return EXIT_INTERRUPTED
