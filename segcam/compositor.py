@@ -1,44 +1,57 @@
-"""Turn a frame and its model-resolution mask into the output image.
+"""Put the person, given by ``frame.alpha``, onto the background.
 
-Two steps:
+The blend runs in uint8: ``out = (fg·a + bg·(255 − a)) / 255`` with OpenCV's
+saturating integer arithmetic, which rounds each term; the result is within one
+grey level of the exact float blend and never touches float64.
 
-1. :meth:`Compositor.alpha`: the probability mask is converted to uint8 at model
-   resolution (cheap there) and upsampled to the frame with bilinear
-   interpolation. ``cv2.resize`` maps pixel centres to pixel centres, so the mask
-   does not shift by half a pixel (the seed project's "resize alignment" trap).
-2. The blend, in uint8: ``out = (fg·a + bg·(255 − a)) / 255`` with OpenCV's
-   saturating integer arithmetic, which rounds each term; the result is within
-   one grey level of the exact float blend and never touches float64.
+Frame filters from the chain hook in at three points (see
+:mod:`segcam.filters.base`): ``foreground`` filters adjust the person before the
+blend (colour transfer, harmonize), a ``blend`` filter replaces the blend
+(seamless clone), and ``post`` filters work on the composite (light wrap).
+Transparent and mask outputs skip them: there is no background to match.
 
 Threading and buffers: a compositor belongs to one worker thread. It keeps its
 full-size buffers between frames and reallocates them only when the frame size
-changes. ``frame.alpha`` and ``frame.output`` are views of those buffers and are
-overwritten by the next frame: sinks copy what they keep (see
-:class:`segcam.sinks.base.Sink`).
+changes. ``frame.output`` is a view of those buffers and is overwritten by the
+next frame: sinks copy what they keep (see :class:`segcam.sinks.base.Sink`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import cv2
 import numpy as np
 
 from segcam.config import BackgroundSpec
 from segcam.filters.backgrounds import make_background
+from segcam.filters.base import FilterSpec
+from segcam.filters.mask_filters import Bilinear
 from segcam.frame import Frame
 
 
 class Compositor:
     """Composites frames onto the background given by a :class:`BackgroundSpec`."""
 
-    def __init__(self, background: BackgroundSpec) -> None:
+    def __init__(self, background: BackgroundSpec, filters: tuple[FilterSpec, ...] = ()) -> None:
         self.spec = background
         self._background = make_background(background)
+        self._bilinear = Bilinear()
         self._shape: tuple[int, int] | None = None
-        self._mask_u8: np.ndarray | None = None
+        self.foreground_filters: list[Any] = []
+        self.blend_filter: Any | None = None
+        self.post_filters: list[Any] = []
+        for spec in filters:
+            stage = spec.info.stage
+            if stage == "foreground":
+                self.foreground_filters.append(spec.build())
+            elif stage == "blend":
+                self.blend_filter = spec.build()
+            elif stage == "post":
+                self.post_filters.append(spec.build())
 
     def _allocate(self, h: int, w: int) -> None:
         self._shape = (h, w)
-        self._alpha = np.empty((h, w), np.uint8)
         self._a3 = np.empty((h, w, 3), np.uint8)
         self._inv3 = np.empty((h, w, 3), np.uint8)
         self._fg = np.empty((h, w, 3), np.uint8)
@@ -47,27 +60,22 @@ class Compositor:
         self._out = np.empty((h, w, channels), np.uint8)
 
     def alpha(self, mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Upsample a float32 probability mask to ``size`` = (width, height) as uint8 alpha.
-
-        The returned array is the compositor's buffer, valid until the next call.
-        """
-        w, h = size
-        if self._shape != (h, w):
-            self._allocate(h, w)
-        if self._mask_u8 is None or self._mask_u8.shape != mask.shape:
-            self._mask_u8 = np.empty(mask.shape, np.uint8)
-        # convertScaleAbs rounds and saturates: [0, 1] float -> [0, 255] uint8.
-        cv2.convertScaleAbs(mask, dst=self._mask_u8, alpha=255.0)
-        cv2.resize(self._mask_u8, (w, h), dst=self._alpha, interpolation=cv2.INTER_LINEAR)
-        return self._alpha
+        """Bilinear, centre-aligned upsample of a float32 probability mask to uint8 ``size``."""
+        return self._bilinear.upsample(mask, size)
 
     def process(self, frame: Frame) -> None:
-        """Set ``frame.alpha`` and ``frame.output`` from ``frame.image`` and ``frame.mask``."""
-        assert frame.mask is not None, "segment the frame before compositing it"
+        """Set ``frame.output`` from ``frame.image`` and ``frame.alpha``.
+
+        When the frame has no alpha yet, it is the bilinear upsample of ``frame.mask``.
+        """
         image = frame.image
         h, w = image.shape[:2]
-        alpha = self.alpha(frame.mask, (w, h))
-        frame.alpha = alpha
+        if frame.alpha is None:
+            assert frame.mask is not None, "segment the frame before compositing it"
+            frame.alpha = self.alpha(frame.mask, (w, h))
+        alpha = frame.alpha
+        if self._shape != (h, w):
+            self._allocate(h, w)
         kind = self.spec.kind
         out = self._out
         if kind == "none":
@@ -78,7 +86,15 @@ class Compositor:
         else:
             assert self._background is not None
             background = self._background.render(image, alpha)
-            blend(image, background, alpha, out, self._a3, self._inv3, self._fg, self._bg)
+            fg = image
+            for f in self.foreground_filters:
+                fg = f(fg, background, alpha, frame)
+            if self.blend_filter is not None:
+                out = self.blend_filter(fg, background, alpha, out)
+            else:
+                blend(fg, background, alpha, out, self._a3, self._inv3, self._fg, self._bg)
+            for f in self.post_filters:
+                out = f(out, background, alpha, frame)
         frame.output = out
 
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 from segcam.errors import ConfigError
+
+if TYPE_CHECKING:
+    from segcam.filters.base import FilterSpec
 
 #: Upper bound for any frame dimension we accept (8K UHD is 7680 wide).
 MAX_DIMENSION = 8192
@@ -211,7 +214,15 @@ class PipelineSettings:
     model: str = "landscape"
     threads: int = 1
     background: BackgroundSpec = BackgroundSpec("blur", blur=DEFAULT_BLUR)
+    filters: tuple[FilterSpec, ...] = field(default_factory=lambda: default_filters())
 
     def __post_init__(self) -> None:
         if not (1 <= self.threads <= 64):
             raise ConfigError(f"invalid thread count {self.threads}: must be between 1 and 64")
+
+
+def default_filters() -> tuple[FilterSpec, ...]:
+    """The default mask and frame filter chain (see :mod:`segcam.filters.chain`)."""
+    from segcam.filters.base import parse_chain
+
+    return parse_chain("default")

@@ -31,7 +31,10 @@ class Frame:
         pts: media time in seconds (file position for files, time since start for
             live sources); recorders use it as the presentation time.
         t_capture: ``time.monotonic()`` when the source produced the frame.
-        mask: person probability at model resolution, float32 in [0, 1].
+        small: the BGR image at model resolution, as the model saw it (filters that
+            need the picture at model resolution use it instead of resizing again).
+        mask: person probability at model resolution, float32 in [0, 1], as the
+            model gave it (mask filters work on copies).
         mask_seq: ``seq`` of the frame the mask was computed from (always equal to
             ``seq``: every output is composited with its own mask).
         alpha: full-resolution uint8 alpha (255 = person).
@@ -44,6 +47,7 @@ class Frame:
     image: np.ndarray
     pts: float
     t_capture: float = field(default_factory=time.monotonic)
+    small: np.ndarray | None = None
     mask: np.ndarray | None = None
     mask_seq: int | None = None
     alpha: np.ndarray | None = None

@@ -1,8 +1,10 @@
-"""The per-frame work, independent of threads: segment, then composite.
+"""The per-frame work, independent of threads: segment, refine the mask, composite.
 
 :class:`Processor` is what the pipeline's worker runs for every frame, and what
-``segcam mask`` runs for every image, so both produce the same alpha for the
-same input. It is single-threaded: one processor belongs to one thread.
+``segcam mask`` and ``segcam eval`` run for every image, so all of them produce
+the same alpha for the same input. It is single-threaded: one processor belongs
+to one thread. Stateful filters (temporal smoothing) carry state from one
+``process`` call to the next until :meth:`reset`.
 """
 
 from __future__ import annotations
@@ -11,45 +13,59 @@ import time
 
 from segcam.compositor import Compositor
 from segcam.config import PipelineSettings
+from segcam.filters.chain import MaskChain
 from segcam.frame import Frame
 from segcam.inference.segmenter import Segmenter
 
 
 class Processor:
-    """Segmenter + compositor for one :class:`PipelineSettings` snapshot.
+    """Segmenter + mask chain + compositor for one :class:`PipelineSettings` snapshot.
 
-    Building it loads the model and the background, so a bad model or
-    background fails here, in the caller's thread, before anything streams.
+    Building it loads the model, the filters and the background, so a bad model,
+    filter spec or background fails here, in the caller's thread, before anything
+    streams.
     """
 
     def __init__(self, settings: PipelineSettings, *, segmenter: Segmenter | None = None) -> None:
         self.settings = settings
         self.segmenter = segmenter or Segmenter(settings.model, threads=settings.threads)
-        self.compositor = Compositor(settings.background)
+        self.chain = MaskChain(settings.filters)
+        self.compositor = Compositor(settings.background, settings.filters)
 
     def apply(self, settings: PipelineSettings) -> None:
-        """Switch to a new settings snapshot, reloading only what changed."""
+        """Switch to a new settings snapshot, rebuilding only what changed."""
         if settings == self.settings:
             return
         if (settings.model, settings.threads) != (self.settings.model, self.settings.threads):
             self.segmenter = Segmenter(settings.model, threads=settings.threads)
-        if settings.background != self.settings.background:
-            self.compositor = Compositor(settings.background)
+            self.chain.reset()
+        if settings.filters != self.settings.filters:
+            self.chain = MaskChain(settings.filters)
+        if (settings.background, settings.filters) != (
+            self.settings.background,
+            self.settings.filters,
+        ):
+            self.compositor = Compositor(settings.background, settings.filters)
         self.settings = settings
 
     def reset(self) -> None:
-        """Forget per-stream state (call when the input changes to an unrelated image or source)."""
+        """Forget per-stream state (call when the input switches to unrelated images)."""
         self.segmenter.reset()
+        self.chain.reset()
 
     def process(self, frame: Frame) -> Frame:
-        """Set ``mask``, ``mask_seq``, ``alpha`` and ``output`` on ``frame``; record timings."""
+        """Set ``small``, ``mask``, ``mask_seq``, ``alpha`` and ``output``; record timings."""
         t0 = time.perf_counter()
         frame.mask = self.segmenter.segment(frame.image)
+        frame.small = self.segmenter.last_small.copy()
         frame.mask_seq = frame.seq
         t1 = time.perf_counter()
-        self.compositor.process(frame)
+        frame.alpha = self.chain(frame)
         t2 = time.perf_counter()
+        self.compositor.process(frame)
+        t3 = time.perf_counter()
         frame.timings["segment"] = t1 - t0
-        frame.timings["composite"] = t2 - t1
+        frame.timings["mask_filters"] = t2 - t1
+        frame.timings["composite"] = t3 - t2
         frame.stamp("composite")
         return frame

@@ -34,6 +34,11 @@ class Segmenter:
     def name(self) -> str:
         return self.model.name
 
+    @property
+    def last_small(self) -> np.ndarray:
+        """The model-size BGR image of the last :meth:`segment` call (segmenter-owned)."""
+        return self._small_bgr
+
     def segment(self, image: np.ndarray) -> np.ndarray:
         """Return P(person) for ``image`` (BGR uint8), shape ``(h, w)`` at model size, float32."""
         # INTER_AREA averages the pixels each model pixel covers, which is what a

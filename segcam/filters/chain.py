@@ -1,0 +1,64 @@
+"""The mask chain: from the model's probability mask to the full-resolution alpha.
+
+:class:`MaskChain` runs the chain's ``mask`` filters at model resolution, its
+upsampler (``bilinear`` unless the chain names ``refine``), then its ``alpha``
+filters. The default chain was chosen by measurement with ``segcam eval``
+(see the README's "Mask quality" section).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from segcam.filters.base import FilterSpec, known_filters
+from segcam.frame import Frame
+
+#: The chain segcam uses unless told otherwise (measured; see README "Mask quality").
+DEFAULT_CHAIN = "temporal,smoothstep,refine,feather"
+
+
+class MaskChain:
+    """Instances of the chain's mask filters, in order. One per worker thread."""
+
+    def __init__(self, specs: tuple[FilterSpec, ...]) -> None:
+        known_filters()
+        self.specs = tuple(s for s in specs if s.info.stage in ("mask", "upsample", "alpha"))
+        self.mask_filters: list[Any] = []
+        self.alpha_filters: list[Any] = []
+        upsampler = None
+        for spec in self.specs:
+            f = spec.build()
+            stage = spec.info.stage
+            if stage == "mask":
+                self.mask_filters.append(f)
+            elif stage == "upsample":
+                upsampler = f
+            else:
+                self.alpha_filters.append(f)
+        if upsampler is None:
+            upsampler = known_filters()["bilinear"].factory()
+        self.upsampler = upsampler
+
+    def reset(self) -> None:
+        for f in (*self.mask_filters, self.upsampler, *self.alpha_filters):
+            f.reset()
+
+    def refine_mask(self, mask: np.ndarray, frame: Frame) -> np.ndarray:
+        """Run the model-resolution filters only (float32 in [0, 1])."""
+        for f in self.mask_filters:
+            mask = f(mask, frame)
+        return mask
+
+    def __call__(self, frame: Frame) -> np.ndarray:
+        """Full-resolution uint8 alpha for ``frame`` (its ``mask`` must be set).
+
+        The result is a buffer owned by the last filter; valid until the next call.
+        """
+        assert frame.mask is not None
+        mask = self.refine_mask(frame.mask, frame)
+        alpha = self.upsampler(mask, frame)
+        for f in self.alpha_filters:
+            alpha = f(alpha, frame)
+        return alpha

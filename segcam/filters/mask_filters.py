@@ -1,0 +1,312 @@
+"""Mask filters: temporal smoothing, smoothstep, morphology, upsampling (bilinear or
+edge-aware refine) and feathering. See :mod:`segcam.filters.base` for the stages.
+
+Everything before the upsample runs at model resolution on float32 (a 256x144 mask
+is 37k pixels, so these cost microseconds); only the upsample and the feather touch
+full-resolution pixels, and they do so in float32/uint8 with reused buffers.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from segcam.filters.base import Param, register
+from segcam.frame import Frame
+
+
+def _reuse(buf: np.ndarray | None, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
+    """``buf`` if it already has this shape and dtype, else a new array."""
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        return np.empty(shape, dtype)
+    return buf
+
+
+@register(
+    "temporal",
+    "mask",
+    (
+        Param("strength", 0.6, 0.0, 0.95, "share of the previous mask a still pixel keeps"),
+        Param("motion", 6.0, 0.5, 64.0, "grey-level change (model resolution) that is motion"),
+    ),
+    "motion-adaptive smoothing: damps flicker where the image is still, follows motion at once",
+)
+class Temporal:
+    """Per-pixel exponential smoothing whose weight follows image motion.
+
+    At each model pixel: ``out = prev + w·(new − prev)``. Where the image (at model
+    resolution, lightly blurred so sensor noise does not count) is still,
+    ``w = 1 − strength``; it rises linearly to 1 where the image changes by
+    ``motion`` grey levels, so a moving person is followed without lag. A jump of
+    the mask itself by more than 0.3 also raises ``w``, so a real change in a
+    flat, textureless region is not held back.
+    """
+
+    def __init__(self, strength: float = 0.6, motion: float = 6.0) -> None:
+        self.w_still = 1.0 - strength
+        self.motion = motion
+        self.reset()
+
+    def reset(self) -> None:
+        self._prev: np.ndarray | None = None
+        self._prev_gray: np.ndarray | None = None
+        self._gray: np.ndarray | None = None
+        self._g8: np.ndarray | None = None
+        self._diff: np.ndarray | None = None
+        self._w: np.ndarray | None = None
+        self._out: np.ndarray | None = None
+
+    def __call__(self, mask: np.ndarray, frame: Frame) -> np.ndarray:
+        small = frame.small
+        assert small is not None, "temporal needs the model-size image (frame.small)"
+        h, w = mask.shape
+        if small.shape[:2] != (h, w):
+            small = cv2.resize(small, (w, h), interpolation=cv2.INTER_AREA)
+        g8 = self._g8 = _reuse(self._g8, (h, w), np.uint8)
+        cv2.cvtColor(small, cv2.COLOR_BGR2GRAY, dst=g8)
+        gray = self._gray = _reuse(self._gray, (h, w))
+        cv2.GaussianBlur(g8.astype(np.float32), (5, 5), 0, dst=gray)
+        if self._prev is None or self._prev.shape != mask.shape or self._prev_gray is None:
+            self._prev = mask.copy()
+            self._prev_gray, self._gray = gray, None
+            return self._prev
+        diff = self._diff = _reuse(self._diff, (h, w))
+        wgt = self._w = _reuse(self._w, (h, w))
+        cv2.absdiff(gray, self._prev_gray, dst=diff)
+        cv2.multiply(diff, 1.0 / self.motion, dst=wgt)
+        np.maximum(wgt, self.w_still, out=wgt)
+        cv2.absdiff(mask, self._prev, dst=diff)
+        diff -= 0.3
+        diff *= 2.5
+        np.maximum(wgt, diff, out=wgt)
+        np.minimum(wgt, 1.0, out=wgt)
+        out = self._out = _reuse(self._out, (h, w))
+        cv2.subtract(mask, self._prev, dst=out)
+        cv2.multiply(out, wgt, dst=out)
+        cv2.add(out, self._prev, dst=out)
+        # Swap buffers: this output is the next frame's "previous".
+        self._prev, self._out = out, self._prev
+        self._prev_gray, self._gray = gray, self._prev_gray
+        return out
+
+
+@register(
+    "smoothstep",
+    "mask",
+    (
+        Param("lo", 0.3, 0.0, 1.0, "probability that becomes fully background"),
+        Param("hi", 0.7, 0.0, 1.0, "probability that becomes fully person"),
+    ),
+    "the seed's [M] smooth step: clamp to [lo, hi] and apply 3t²−2t³",
+    hotkey="M",
+)
+class Smoothstep:
+    """``t = clamp((p − lo) / (hi − lo), 0, 1)``, then ``3t² − 2t³``: a crisper, still soft edge."""
+
+    def __init__(self, lo: float = 0.3, hi: float = 0.7) -> None:
+        self.lo, self.hi = lo, hi
+        self._t: np.ndarray | None = None
+        self._u: np.ndarray | None = None
+
+    def reset(self) -> None:
+        pass
+
+    def __call__(self, mask: np.ndarray, frame: Frame | None = None) -> np.ndarray:
+        t = self._t = _reuse(self._t, mask.shape)
+        u = self._u = _reuse(self._u, mask.shape)
+        np.subtract(mask, self.lo, out=t)
+        t *= 1.0 / (self.hi - self.lo)
+        np.clip(t, 0.0, 1.0, out=t)
+        np.multiply(t, -2.0, out=u)
+        u += 3.0  # u = 3 − 2t
+        u *= t
+        u *= t  # u = t²(3 − 2t)
+        return u
+
+
+@register(
+    "morphology",
+    "mask",
+    (
+        Param("open", 0, 0, 15, "opening radius in model pixels: removes specks"),
+        Param("close", 0, 0, 15, "closing radius in model pixels: fills small holes"),
+        Param("keep", 2, 0, 16, "keep the N largest person regions (0 = keep all)"),
+        Param("min_area", 0.15, 0.0, 1.0, "drop regions smaller than this share of the largest"),
+    ),
+    "open/close and keep-largest-components: removes blobs in the background",
+)
+class Morphology:
+    """Grey-level open/close, then zero every person region but the largest ones.
+
+    Regions are found on the mask thresholded at 0.5. A kept region keeps its soft
+    edge: the keep-mask is dilated by one pixel before it multiplies the mask.
+    """
+
+    def __init__(
+        self, open: int = 0, close: int = 0, keep: int = 2, min_area: float = 0.15
+    ) -> None:
+        self.open, self.close, self.keep, self.min_area = open, close, keep, min_area
+        self._k_open = _disk(open)
+        self._k_close = _disk(close)
+        self._out: np.ndarray | None = None
+
+    def reset(self) -> None:
+        pass
+
+    def __call__(self, mask: np.ndarray, frame: Frame | None = None) -> np.ndarray:
+        out = self._out = _reuse(self._out, mask.shape)
+        np.copyto(out, mask)
+        if self._k_open is not None:
+            cv2.morphologyEx(out, cv2.MORPH_OPEN, self._k_open, dst=out)
+        if self._k_close is not None:
+            cv2.morphologyEx(out, cv2.MORPH_CLOSE, self._k_close, dst=out)
+        if self.keep or self.min_area > 0:
+            binary = (out > 0.5).astype(np.uint8)
+            n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+            if n > 2:  # background + more than one region
+                areas = stats[1:, cv2.CC_STAT_AREA]
+                order = np.argsort(areas)[::-1]
+                keep = order[: self.keep] if self.keep else order
+                keep = [i for i in keep if areas[i] >= self.min_area * areas[order[0]]]
+                lut = np.zeros(n, np.uint8)
+                lut[np.asarray(keep, dtype=np.int64) + 1] = 1
+                keep_mask = lut[labels]
+                # Also drop soft (below 0.5) fringes that touch no kept region.
+                keep_mask = cv2.dilate(keep_mask, np.ones((3, 3), np.uint8))
+                out *= keep_mask
+        return out
+
+
+def _disk(radius: int) -> np.ndarray | None:
+    if radius <= 0:
+        return None
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+@register("bilinear", "upsample", (), "plain bilinear upsampling of the mask (no refinement)")
+class Bilinear:
+    """Model-resolution probability -> full-resolution uint8 alpha, bilinear.
+
+    The mask is converted to uint8 at model resolution first (cheap), then
+    upsampled; ``cv2.resize`` maps pixel centres to pixel centres, so the mask is
+    not shifted by half a pixel.
+    """
+
+    def __init__(self) -> None:
+        self._u8: np.ndarray | None = None
+        self._alpha: np.ndarray | None = None
+
+    def reset(self) -> None:
+        pass
+
+    def __call__(self, mask: np.ndarray, frame: Frame) -> np.ndarray:
+        h, w = frame.image.shape[:2]
+        return self.upsample(mask, (w, h))
+
+    def upsample(self, mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """``mask`` (float32, any size) to uint8 alpha of ``size`` = (width, height)."""
+        w, h = size
+        u8 = self._u8 = _reuse(self._u8, mask.shape, np.uint8)
+        cv2.convertScaleAbs(mask, dst=u8, alpha=255.0)
+        alpha = self._alpha = _reuse(self._alpha, (h, w), np.uint8)
+        cv2.resize(u8, (w, h), dst=alpha, interpolation=cv2.INTER_LINEAR)
+        return alpha
+
+
+@register(
+    "refine",
+    "upsample",
+    (
+        Param("radius", 8, 1, 64, "guided-filter window radius, in pixels of a 720-line frame"),
+        Param("eps", 0.002, 1e-6, 1.0, "edge sensitivity: smaller follows weaker image edges"),
+        Param("scale", 4, 1, 8, "work at 1/scale of the frame size (fast guided filter)"),
+    ),
+    "edge-aware upsampling guided by the full-resolution frame (fast guided filter)",
+)
+class Refine:
+    """Fast guided filter (He & Sun, 2015) from the model mask to the frame.
+
+    The linear coefficients ``a, b`` of ``alpha ≈ a·I + b`` (``I`` = the frame's
+    luminance) are fitted in local windows at 1/``scale`` of the frame size, then
+    bilinearly upsampled and applied to the full-resolution luminance. Edges of
+    the alpha therefore follow real edges in the image (hair, shoulders) instead
+    of the model's 256x144 grid, at the cost of a few full-resolution passes.
+    """
+
+    def __init__(self, radius: int = 8, eps: float = 0.002, scale: int = 4) -> None:
+        self.radius, self.eps, self.scale = radius, eps, scale
+        self._bufs: dict[str, np.ndarray] = {}
+
+    def reset(self) -> None:
+        pass
+
+    def _buf(self, name: str, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
+        b = _reuse(self._bufs.get(name), shape, dtype)
+        self._bufs[name] = b
+        return b
+
+    def __call__(self, mask: np.ndarray, frame: Frame) -> np.ndarray:
+        image = frame.image
+        h, w = image.shape[:2]
+        sw, sh = max(8, w // self.scale), max(8, h // self.scale)
+        r = max(1, round(self.radius * (h / 720.0) / self.scale))
+        ksize = (2 * r + 1, 2 * r + 1)
+        gray = self._buf("gray", (h, w), np.uint8)
+        cv2.cvtColor(image, cv2.COLOR_BGR2GRAY, dst=gray)
+        g_small = self._buf("g_small", (sh, sw), np.uint8)
+        cv2.resize(gray, (sw, sh), dst=g_small, interpolation=cv2.INTER_AREA)
+        guide = self._buf("I", (sh, sw))
+        guide[...] = g_small
+        guide *= 1.0 / 255.0
+        p = self._buf("p", (sh, sw))
+        cv2.resize(mask, (sw, sh), dst=p, interpolation=cv2.INTER_LINEAR)
+        mean_i = cv2.boxFilter(guide, -1, ksize, dst=self._buf("mean_i", (sh, sw)))
+        mean_p = cv2.boxFilter(p, -1, ksize, dst=self._buf("mean_p", (sh, sw)))
+        ip = cv2.multiply(guide, p, dst=self._buf("ip", (sh, sw)))
+        cv2.boxFilter(ip, -1, ksize, dst=ip)
+        ii = cv2.multiply(guide, guide, dst=self._buf("ii", (sh, sw)))
+        cv2.boxFilter(ii, -1, ksize, dst=ii)
+        # cov_ip = E[Ip] − E[I]E[p];  var_i = E[I²] − E[I]²
+        ip -= mean_i * mean_p
+        ii -= mean_i * mean_i
+        ii += self.eps
+        a = cv2.divide(ip, ii, dst=self._buf("a", (sh, sw)))
+        b = self._buf("b", (sh, sw))
+        np.multiply(a, mean_i, out=b)
+        np.subtract(mean_p, b, out=b)
+        cv2.boxFilter(a, -1, ksize, dst=a)
+        cv2.boxFilter(b, -1, ksize, dst=b)
+        # Full resolution: q = A·I + B, with I in [0, 255] so A is scaled by 1/255.
+        a_full = self._buf("a_full", (h, w))
+        b_full = self._buf("b_full", (h, w))
+        cv2.resize(a, (w, h), dst=a_full, interpolation=cv2.INTER_LINEAR)
+        cv2.resize(b, (w, h), dst=b_full, interpolation=cv2.INTER_LINEAR)
+        cv2.multiply(gray, a_full, dst=a_full, scale=1.0, dtype=cv2.CV_32F)
+        cv2.scaleAdd(b_full, 255.0, a_full, dst=a_full)
+        np.maximum(a_full, 0.0, out=a_full)  # convertScaleAbs would mirror negatives
+        alpha = self._buf("alpha", (h, w), np.uint8)
+        cv2.convertScaleAbs(a_full, dst=alpha)  # rounds and saturates to [0, 255]
+        return alpha
+
+
+@register(
+    "feather",
+    "alpha",
+    (Param("sigma", 1.5, 0.1, 20.0, "Gaussian sigma in pixels of a 720-line frame"),),
+    "Gaussian softening of the final alpha (the seed's alpha blending)",
+)
+class Feather:
+    """Gaussian blur of the full-resolution alpha, scaled with the frame height."""
+
+    def __init__(self, sigma: float = 1.5) -> None:
+        self.sigma = sigma
+        self._out: np.ndarray | None = None
+
+    def reset(self) -> None:
+        pass
+
+    def __call__(self, alpha: np.ndarray, frame: Frame | None = None) -> np.ndarray:
+        s = self.sigma * alpha.shape[0] / 720.0
+        out = self._out = _reuse(self._out, alpha.shape, np.uint8)
+        cv2.GaussianBlur(alpha, (0, 0), max(0.1, s), dst=out)
+        return out
