@@ -39,10 +39,22 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "--model",
         default="landscape",
         metavar="M",
-        help="built-in model (landscape = 256x144, the default; general = 256x256) "
-        "or a path to a .tflite file with the same contract",
+        help="built-in model (landscape = 256x144, the default; general = 256x256), "
+        "a path to a .tflite file with the same contract, or bgsub: model-free static "
+        "background subtraction (bgsub:learn=N:threshold=T, default 30 and 25), which needs "
+        "a camera that does not move and learns the background from the first N frames "
+        "(the mask is empty until then; be out of frame or moving), then counts anything "
+        "that differs from it as person",
     )
     p.add_argument("--threads", type=int, default=1, metavar="N", help="LiteRT threads (default 1)")
+    p.add_argument(
+        "--filters",
+        default="default",
+        metavar="SPEC",
+        help="mask and frame filter chain, e.g. 'temporal:strength=0.5,smoothstep:lo=0.3:hi=0.7,"
+        "refine'; 'none' for the raw model, 'default' for the default chain; "
+        "'segcam filters' lists them",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +142,38 @@ def build_parser() -> argparse.ArgumentParser:
         "from one image to the next (otherwise each image is processed on its own)",
     )
     _add_model_options(mask)
+
+    ev = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="measure mask quality on images or frame sequences with ground-truth masks",
+        description="Score a model + filter chain on every folder under DATA that holds "
+        "images/ and masks/ (matched by name): IoU (alpha > 127), boundary F (contours "
+        "within 0.8%% of the diagonal) and MAE for stills; IoU and dtSSD for frame "
+        "sequences (folders under video_gt/, or --sequence). --jitter turns each still "
+        "into a ~30-frame clip with sub-pixel shake, noise and exposure wobble and "
+        "reports the motion-compensated warp error (flicker).",
+    )
+    ev.add_argument("data", metavar="DATA", help="a data folder, e.g. ../shared/data")
+    ev.add_argument("--jitter", action="store_true", help="evaluate flicker on jittered stills")
+    ev.add_argument("--sequence", action="store_true", help="treat every folder as a sequence")
+    ev.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also score the raw landscape model (bilinear upsampling) side by side",
+    )
+    ev.add_argument(
+        "--ablate",
+        action="append",
+        metavar="SPEC",
+        help="also score this filter chain (repeatable), for ablations",
+    )
+    ev.add_argument("--limit", type=int, metavar="N", help="use the first N items of each set")
+    ev.add_argument("--json", action="store_true", help="print the results as JSON")
+    _add_model_options(ev)
+
+    flt = sub.add_parser("filters", parents=[common], help="list the filters and their parameters")
+    flt.set_defaults(command="filters")
     return parser
 
 
@@ -166,6 +210,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from segcam.commands.mask import run_mask
 
             return run_mask(args)
+        if args.command == "eval":
+            from segcam.commands.eval import run_eval
+
+            return run_eval(args)
+        if args.command == "filters":
+            return _list_filters()
     except SegcamError as e:
         print(f"segcam: error: {e}", file=sys.stderr)
         return e.exit_code
@@ -182,6 +232,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_FAILED
     return EXIT_USAGE
+
+
+def _list_filters() -> int:
+    from segcam.filters.base import known_filters
+    from segcam.filters.chain import DEFAULT_CHAIN
+
+    for info in sorted(known_filters().values(), key=lambda i: (i.stage, i.name)):
+        key = f" [{info.hotkey}]" if info.hotkey else ""
+        print(f"{info.name}{key} ({info.stage}): {info.help}")
+        for p in info.params:
+            rng = f" [{p.lo:g}..{p.hi:g}]" if p.lo is not None and p.hi is not None else ""
+            print(f"    {p.name}={p.default}{rng}  {p.help}")
+    print(f"default chain: {DEFAULT_CHAIN}")
+    return EXIT_OK
 
 
 class StopSignals:

@@ -12,6 +12,7 @@ from segcam.capture.images import expand_image_inputs
 from segcam.cli import EXIT_FAILED, EXIT_OK
 from segcam.config import BackgroundSpec, PipelineSettings
 from segcam.errors import InputError, OutputError
+from segcam.filters.base import parse_chain
 from segcam.frame import Frame
 from segcam.imaging import load_image
 from segcam.processor import Processor
@@ -35,7 +36,10 @@ def run_mask(args: argparse.Namespace) -> int:
         raise OutputError(f"output folder {out_dir} is not writable")
 
     settings = PipelineSettings(
-        model=args.model, threads=args.threads, background=BackgroundSpec("mask")
+        model=args.model,
+        threads=args.threads,
+        background=BackgroundSpec("mask"),
+        filters=parse_chain(args.filters),
     )
     processor = Processor(settings)
     progress = Progress(len(paths))

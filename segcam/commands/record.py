@@ -12,7 +12,8 @@ from segcam.capture import open_source
 from segcam.cli import EXIT_INTERRUPTED, EXIT_OK, StopSignals
 from segcam.config import PipelineSettings, parse_background, parse_fps, parse_resolution
 from segcam.errors import ConfigError
-from segcam.inference.segmenter import Segmenter
+from segcam.filters.base import parse_chain
+from segcam.inference import make_segmenter
 from segcam.pipeline import Pipeline
 from segcam.progress import Progress
 from segcam.sinks.recorder import Recorder, check_output_path, default_output_path
@@ -29,12 +30,17 @@ def run_record(args: argparse.Namespace) -> int:
     if args.duration is not None and not args.duration > 0:
         raise ConfigError(f"invalid --duration {args.duration:g}: must be more than 0")
     background = parse_background(args.background)
-    settings = PipelineSettings(model=args.model, threads=args.threads, background=background)
+    settings = PipelineSettings(
+        model=args.model,
+        threads=args.threads,
+        background=background,
+        filters=parse_chain(args.filters),
+    )
     output = args.output or default_output_path(".webm" if background.transparent else ".mp4")
     check_output_path(output, transparent=background.transparent)
     shown = os.path.abspath(output) if "://" not in output else output
 
-    segmenter = Segmenter(settings.model, threads=settings.threads)
+    segmenter = make_segmenter(settings.model, threads=settings.threads)
     source = open_source(args.input, resolution=resolution, fps=fps, loop=args.loop)
     try:
         recorder = Recorder(output, mirror=args.mirror)

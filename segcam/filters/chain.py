@@ -16,7 +16,7 @@ from segcam.filters.base import FilterSpec, known_filters
 from segcam.frame import Frame
 
 #: The chain segcam uses unless told otherwise (measured; see README "Mask quality").
-DEFAULT_CHAIN = "temporal,smoothstep,refine,feather"
+DEFAULT_CHAIN = "ensemble,temporal,smoothstep:lo=0.4:hi=0.8,refine"
 
 
 class MaskChain:

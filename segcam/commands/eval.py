@@ -1,0 +1,62 @@
+"""``segcam eval``: quality of a model + filter chain on data with ground truth."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from segcam.cli import EXIT_OK
+from segcam.evaluation import Pipeline, Scores, evaluate, find_datasets
+from segcam.filters.base import parse_chain
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    datasets = find_datasets(args.data, sequence=True if args.sequence else None)
+    chain = parse_chain(args.filters)
+    pipelines = []
+    if args.baseline:
+        pipelines.append(Pipeline("raw", "landscape", ()))
+    pipelines.append(Pipeline("segcam", args.model, chain))
+    for spec in args.ablate or ():
+        pipelines.append(Pipeline(spec, args.model, parse_chain(spec)))
+
+    def note(text: str) -> None:
+        if not args.json:
+            print(f"segcam: evaluating {text}", file=sys.stderr)
+
+    results = evaluate(pipelines, datasets, jitter=args.jitter, limit=args.limit, progress=note)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {"pipeline": p.label, "model": p.model, "filters": p.describe(), **s.as_dict()}
+                    for p, s in results
+                ],
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    for p in pipelines:
+        print(f"{p.label:>8}: {p.describe()}")
+    print(_table(results))
+    return EXIT_OK
+
+
+def _fmt(v: float | None, digits: int = 3) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def _table(results: list[tuple[Pipeline, Scores]]) -> str:
+    head = (
+        f"{'data':<24} {'kind':<8} {'pipeline':<10} {'n':>4} {'IoU':>6} {'BF':>6} "
+        f"{'MAE':>7} {'dtSSD':>6} {'warp':>7} {'ms':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for p, s in sorted(results, key=lambda r: (r[1].kind, r[1].dataset)):
+        lines.append(
+            f"{s.dataset:<24} {s.kind:<8} {p.label[:10]:<10} {s.n:>4} {_fmt(s.iou):>6} "
+            f"{_fmt(s.boundary_f):>6} {_fmt(s.mae, 4):>7} {_fmt(s.dtssd, 2):>6} "
+            f"{_fmt(s.warp_error, 4):>7} {_fmt(s.ms_per_frame, 1):>6}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,268 @@
+"""Measuring mask quality on data with ground truth (``segcam eval``).
+
+Three kinds of evaluation, all through :class:`~segcam.processor.Processor`, so
+what is measured is exactly what ``record`` and ``mask`` produce:
+
+* **stills** (a folder with ``images/`` and ``masks/``): every image on its own
+  (state reset); IoU (alpha > 127), boundary F (DAVIS style, 0.8 % of the
+  diagonal) and MAE, averaged over images.
+* **sequences** (consecutive frames with masks, e.g. DAVIS): one stream with
+  state carried over; IoU and dtSSD.
+* **jitter** (stills made into flicker sequences): each still becomes ``frames``
+  frames with sub-pixel camera shake, sensor noise and exposure wobble; the
+  mask is moved identically. We report IoU against the moved mask and the
+  motion-compensated warp error ``mean |a_t − shift(a_{t−1})|``, the flicker a
+  viewer sees on a still person.
+
+Ground truth is never resized: predictions are made at the image's own size.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from segcam.config import BackgroundSpec, PipelineSettings
+from segcam.errors import InputError
+from segcam.filters.base import FilterSpec, chain_text
+from segcam.frame import Frame
+from segcam.imaging import is_image_path, load_image, natural_key
+from segcam.metrics import boundary_f, dtssd, iou, mae
+from segcam.processor import Processor
+
+
+@dataclass(frozen=True, slots=True)
+class DataSet:
+    """A folder of ``images/`` with same-named ``masks/``; ``sequence`` if they are video frames."""
+
+    name: str
+    root: Path
+    sequence: bool
+
+    def pairs(self) -> list[tuple[Path, Path]]:
+        images = self.root / "images"
+        masks = self.root / "masks"
+        out = []
+        for name in sorted(os.listdir(images), key=natural_key):
+            if not is_image_path(name):
+                continue
+            mask = masks / (Path(name).stem + ".png")
+            if mask.exists():
+                out.append((images / name, mask))
+        return out
+
+
+def find_datasets(root: str | Path, sequence: bool | None = None) -> list[DataSet]:
+    """Every folder at or below ``root`` (3 levels) holding ``images/`` and ``masks/``.
+
+    Folders under a ``video_gt`` folder (or with ``sequence=True``) are sequences.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"evaluation data not found: {root}")
+    found: list[DataSet] = []
+    for dirpath, dirnames, _ in os.walk(root):
+        depth = len(Path(dirpath).relative_to(root).parts)
+        if depth > 3:
+            dirnames[:] = []
+            continue
+        if "images" in dirnames and "masks" in dirnames:
+            p = Path(dirpath)
+            is_seq = sequence if sequence is not None else "video_gt" in p.parts
+            found.append(DataSet(p.name, p, is_seq))
+            dirnames[:] = []
+    if not found:
+        raise InputError(f"no images/ + masks/ folders found under {root}")
+    return sorted(found, key=lambda d: (d.sequence, d.name))
+
+
+def _gt(path: Path) -> np.ndarray:
+    gt = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if gt is None:
+        raise InputError(f"cannot read mask {path}")
+    return gt
+
+
+@dataclass
+class Scores:
+    """Averages for one data set under one pipeline."""
+
+    dataset: str
+    kind: str
+    n: int = 0
+    iou: float | None = None
+    boundary_f: float | None = None
+    mae: float | None = None
+    dtssd: float | None = None
+    warp_error: float | None = None
+    ms_per_frame: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
+
+
+def _alpha(processor: Processor, image: np.ndarray, seq: int) -> np.ndarray:
+    return processor.process(Frame(seq, image, seq / 30.0)).alpha.copy()
+
+
+def eval_stills(processor: Processor, ds: DataSet, limit: int | None = None) -> Scores:
+    ious, bfs, maes, times = [], [], [], []
+    for i, (img_path, mask_path) in enumerate(ds.pairs()[:limit]):
+        image, gt = load_image(str(img_path)), _gt(mask_path)
+        processor.reset()
+        frame = processor.process(Frame(i, image, 0.0))
+        a = frame.alpha
+        ious.append(iou(a, gt))
+        bfs.append(boundary_f(a, gt))
+        maes.append(mae(a, gt))
+        times.append(sum(frame.timings.get(k, 0.0) for k in ("segment", "mask_filters")))
+    return Scores(
+        ds.name,
+        "stills",
+        len(ious),
+        _mean(ious),
+        _mean(bfs),
+        _mean(maes),
+        ms_per_frame=1000 * _mean(times),
+    )
+
+
+def eval_sequence(processor: Processor, ds: DataSet, limit: int | None = None) -> Scores:
+    processor.reset()
+    preds, gts, ious = [], [], []
+    for i, (img_path, mask_path) in enumerate(ds.pairs()[:limit]):
+        image, gt = load_image(str(img_path)), _gt(mask_path)
+        a = _alpha(processor, image, i)
+        preds.append(a)
+        gts.append(gt)
+        ious.append(iou(a, gt))
+    return Scores(ds.name, "sequence", len(ious), _mean(ious), dtssd=dtssd(preds, gts))
+
+
+@dataclass(frozen=True, slots=True)
+class JitterSettings:
+    frames: int = 30
+    shake: float = 0.6
+    """standard deviation of the per-frame camera offset, pixels"""
+    noise: float = 3.0
+    """sensor noise, grey levels (standard deviation)"""
+    exposure: float = 0.03
+    """exposure wobble, relative gain amplitude"""
+
+
+def jitter_sequence(
+    image: np.ndarray, mask: np.ndarray, seed: int, js: JitterSettings = JitterSettings()
+) -> Iterator[tuple[np.ndarray, np.ndarray, tuple[float, float]]]:
+    """Yield ``(frame, moved_mask, (dx, dy))`` for a still made into a flickery clip."""
+    rng = np.random.default_rng(seed)
+    h, w = image.shape[:2]
+    base = image.astype(np.float32)
+    for t in range(js.frames):
+        dx, dy = rng.normal(0.0, js.shake, 2) if t else (0.0, 0.0)
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+        frame = cv2.warpAffine(
+            base, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+        gain = 1.0 + js.exposure * np.sin(2 * np.pi * t / 11.0)
+        frame *= gain
+        frame += rng.normal(0.0, js.noise, frame.shape).astype(np.float32)
+        moved = cv2.warpAffine(
+            mask, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        yield np.clip(frame, 0, 255).astype(np.uint8), moved, (float(dx), float(dy))
+
+
+def shift(alpha: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    h, w = alpha.shape
+    return cv2.warpAffine(alpha, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def eval_jitter(
+    processor: Processor,
+    ds: DataSet,
+    limit: int | None = None,
+    js: JitterSettings = JitterSettings(),
+) -> Scores:
+    ious, warps, dts = [], [], []
+    for k, (img_path, mask_path) in enumerate(ds.pairs()[:limit]):
+        image, gt = load_image(str(img_path)), _gt(mask_path)
+        processor.reset()
+        prev: tuple[np.ndarray, tuple[float, float]] | None = None
+        preds, moved_gts = [], []
+        for t, (frame, moved, d) in enumerate(jitter_sequence(image, gt, seed=k, js=js)):
+            a = _alpha(processor, frame, t)
+            ious.append(iou(a, moved))
+            if prev is not None:
+                pa, pd = prev
+                aligned = shift(pa, d[0] - pd[0], d[1] - pd[1])
+                warps.append(float(np.mean(cv2.absdiff(a, aligned))) / 255.0)
+            prev = (a, d)
+            preds.append(a)
+            moved_gts.append(moved)
+        dts.append(dtssd(preds, moved_gts))
+    return Scores(
+        ds.name,
+        "jitter",
+        len(dts),
+        _mean(ious),
+        dtssd=_mean(dts),
+        warp_error=_mean(warps),
+        extra={"frames": js.frames},
+    )
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """A named pipeline to evaluate: model + filter chain."""
+
+    label: str
+    model: str
+    filters: tuple[FilterSpec, ...]
+
+    def processor(self, threads: int = 1) -> Processor:
+        settings = PipelineSettings(
+            model=self.model,
+            threads=threads,
+            background=BackgroundSpec("mask"),
+            filters=self.filters,
+        )
+        return Processor(settings)
+
+    def describe(self) -> str:
+        return f"{self.model} | {chain_text(self.filters)}"
+
+
+def evaluate(
+    pipelines: list[Pipeline],
+    datasets: list[DataSet],
+    *,
+    jitter: bool = False,
+    limit: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[tuple[Pipeline, Scores]]:
+    """Score every pipeline on every data set (stills, or jitter clips made from them)."""
+    results = []
+    for p in pipelines:
+        proc = p.processor()
+        for ds in datasets:
+            if progress:
+                progress(f"{p.label}: {ds.name}")
+            if ds.sequence:
+                scores = eval_sequence(proc, ds, limit)
+            elif jitter:
+                scores = eval_jitter(proc, ds, limit)
+            else:
+                scores = eval_stills(proc, ds, limit)
+            results.append((p, scores))
+    return results
