@@ -37,7 +37,6 @@ class _Parser(argparse.ArgumentParser):
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
-        default="landscape",
         metavar="M",
         help="built-in model (landscape = 256x144, the default; general = 256x256), "
         "a path to a .tflite file with the same contract, or bgsub: model-free static "
@@ -46,10 +45,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "(the mask is empty until then; be out of frame or moving), then counts anything "
         "that differs from it as person",
     )
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="LiteRT threads (default 1)")
+    p.add_argument("--threads", type=int, metavar="N", help="LiteRT threads (default 1)")
     p.add_argument(
         "--filters",
-        default="default",
         metavar="SPEC",
         help="mask and frame filter chain, e.g. 'temporal:strength=0.5,smoothstep:lo=0.3:hi=0.7,"
         "refine'; 'none' for the raw model, 'default' for the default chain; "
@@ -73,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--debug", action="store_true", default=default, help="debug logging, with tracebacks"
+        )
+        p.add_argument(
+            "--config",
+            metavar="PATH",
+            default=None if p is parser else argparse.SUPPRESS,
+            help="settings file (TOML; default: config.toml in the user config folder, "
+            "or $SEGCAM_CONFIG)",
         )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -113,7 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument(
         "--background",
         "-b",
-        default="blur",
         metavar="SPEC",
         help="image path (cover-fit), blur or blur:N (N = 1..100, default 12), a colour "
         "(#RRGGBB or a name such as green), none (transparent, keeps alpha) or mask "

@@ -185,37 +185,44 @@ def shift(alpha: np.ndarray, dx: float, dy: float) -> np.ndarray:
 
 
 def eval_jitter(
-    processor: Processor,
+    processors: list[Processor],
     ds: DataSet,
     limit: int | None = None,
     js: JitterSettings = JitterSettings(),
-) -> Scores:
-    ious, warps, dts = [], [], []
+) -> list[Scores]:
+    """Score several processors on the same jitter clips (each clip is generated once)."""
+    n = len(processors)
+    ious: list[list[float]] = [[] for _ in range(n)]
+    warps: list[list[float]] = [[] for _ in range(n)]
+    dts: list[list[float]] = [[] for _ in range(n)]
     for k, (img_path, mask_path) in enumerate(ds.pairs()[:limit]):
         image, gt = load_image(str(img_path)), _gt(mask_path)
-        processor.reset()
-        prev: tuple[np.ndarray, tuple[float, float]] | None = None
-        preds, moved_gts = [], []
-        for t, (frame, moved, d) in enumerate(jitter_sequence(image, gt, seed=k, js=js)):
-            a = _alpha(processor, frame, t)
-            ious.append(iou(a, moved))
-            if prev is not None:
-                pa, pd = prev
-                aligned = shift(pa, d[0] - pd[0], d[1] - pd[1])
-                warps.append(float(np.mean(cv2.absdiff(a, aligned))) / 255.0)
-            prev = (a, d)
-            preds.append(a)
-            moved_gts.append(moved)
-        dts.append(dtssd(preds, moved_gts))
-    return Scores(
-        ds.name,
-        "jitter",
-        len(dts),
-        _mean(ious),
-        dtssd=_mean(dts),
-        warp_error=_mean(warps),
-        extra={"frames": js.frames},
-    )
+        clip = list(jitter_sequence(image, gt, seed=k, js=js))
+        moved_gts = [moved for _, moved, _ in clip]
+        for i, proc in enumerate(processors):
+            proc.reset()
+            preds = []
+            for t, (frame, moved, d) in enumerate(clip):
+                a = _alpha(proc, frame, t)
+                ious[i].append(iou(a, moved))
+                if preds:
+                    pd = clip[t - 1][2]
+                    aligned = shift(preds[-1], d[0] - pd[0], d[1] - pd[1])
+                    warps[i].append(float(np.mean(cv2.absdiff(a, aligned))) / 255.0)
+                preds.append(a)
+            dts[i].append(dtssd(preds, moved_gts))
+    return [
+        Scores(
+            ds.name,
+            "jitter",
+            len(dts[i]),
+            _mean(ious[i]),
+            dtssd=_mean(dts[i]),
+            warp_error=_mean(warps[i]),
+            extra={"frames": js.frames},
+        )
+        for i in range(n)
+    ]
 
 
 def _mean(values: list[float]) -> float:
@@ -252,17 +259,17 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
 ) -> list[tuple[Pipeline, Scores]]:
     """Score every pipeline on every data set (stills, or jitter clips made from them)."""
+    processors = [p.processor() for p in pipelines]
     results = []
-    for p in pipelines:
-        proc = p.processor()
-        for ds in datasets:
-            if progress:
-                progress(f"{p.label}: {ds.name}")
-            if ds.sequence:
-                scores = eval_sequence(proc, ds, limit)
-            elif jitter:
-                scores = eval_jitter(proc, ds, limit)
-            else:
-                scores = eval_stills(proc, ds, limit)
+    for ds in datasets:
+        if progress:
+            progress(
+                f"{ds.name} ({'sequence' if ds.sequence else 'jitter' if jitter else 'stills'})"
+            )
+        if jitter and not ds.sequence:
+            results.extend(zip(pipelines, eval_jitter(processors, ds, limit), strict=True))
+            continue
+        for p, proc in zip(pipelines, processors, strict=True):
+            scores = eval_sequence(proc, ds, limit) if ds.sequence else eval_stills(proc, ds, limit)
             results.append((p, scores))
     return results

@@ -9,17 +9,18 @@ import sys
 from segcam.cli import EXIT_OK
 from segcam.evaluation import Pipeline, Scores, evaluate, find_datasets
 from segcam.filters.base import parse_chain
+from segcam.settings_file import pipeline_settings
 
 
 def run_eval(args: argparse.Namespace) -> int:
     datasets = find_datasets(args.data, sequence=True if args.sequence else None)
-    chain = parse_chain(args.filters)
+    settings = pipeline_settings(args, background="mask")
     pipelines = []
     if args.baseline:
         pipelines.append(Pipeline("raw", "landscape", ()))
-    pipelines.append(Pipeline("segcam", args.model, chain))
+    pipelines.append(Pipeline("segcam", settings.model, settings.filters))
     for spec in args.ablate or ():
-        pipelines.append(Pipeline(spec, args.model, parse_chain(spec)))
+        pipelines.append(Pipeline(spec, settings.model, parse_chain(spec)))
 
     def note(text: str) -> None:
         if not args.json:

@@ -10,16 +10,16 @@ import cv2
 
 from segcam.capture.images import expand_image_inputs
 from segcam.cli import EXIT_FAILED, EXIT_OK
-from segcam.config import BackgroundSpec, PipelineSettings
 from segcam.errors import InputError, OutputError
-from segcam.filters.base import parse_chain
 from segcam.frame import Frame
 from segcam.imaging import load_image
 from segcam.processor import Processor
 from segcam.progress import Progress
+from segcam.settings_file import pipeline_settings
 
 
 def run_mask(args: argparse.Namespace) -> int:
+    settings = pipeline_settings(args, background="mask")
     paths = expand_image_inputs(args.inputs)
     stems: dict[str, str] = {}
     for p in paths:
@@ -35,12 +35,6 @@ def run_mask(args: argparse.Namespace) -> int:
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {out_dir} is not writable")
 
-    settings = PipelineSettings(
-        model=args.model,
-        threads=args.threads,
-        background=BackgroundSpec("mask"),
-        filters=parse_chain(args.filters),
-    )
     processor = Processor(settings)
     progress = Progress(len(paths))
     failed = 0

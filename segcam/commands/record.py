@@ -10,12 +10,12 @@ import time
 
 from segcam.capture import open_source
 from segcam.cli import EXIT_INTERRUPTED, EXIT_OK, StopSignals
-from segcam.config import PipelineSettings, parse_background, parse_fps, parse_resolution
+from segcam.config import parse_fps, parse_resolution
 from segcam.errors import ConfigError
-from segcam.filters.base import parse_chain
 from segcam.inference import make_segmenter
 from segcam.pipeline import Pipeline
 from segcam.progress import Progress
+from segcam.settings_file import pipeline_settings
 from segcam.sinks.recorder import Recorder, check_output_path, default_output_path
 
 log = logging.getLogger(__name__)
@@ -29,13 +29,8 @@ def run_record(args: argparse.Namespace) -> int:
         raise ConfigError(f"invalid --frames {args.frames}: must be at least 1")
     if args.duration is not None and not args.duration > 0:
         raise ConfigError(f"invalid --duration {args.duration:g}: must be more than 0")
-    background = parse_background(args.background)
-    settings = PipelineSettings(
-        model=args.model,
-        threads=args.threads,
-        background=background,
-        filters=parse_chain(args.filters),
-    )
+    settings = pipeline_settings(args)
+    background = settings.background
     output = args.output or default_output_path(".webm" if background.transparent else ".mp4")
     check_output_path(output, transparent=background.transparent)
     shown = os.path.abspath(output) if "://" not in output else output
