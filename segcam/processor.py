@@ -15,6 +15,7 @@ from segcam.compositor import Compositor
 from segcam.config import PipelineSettings
 from segcam.filters.chain import MaskChain
 from segcam.frame import Frame
+from segcam.inference import make_segmenter
 from segcam.inference.segmenter import Segmenter
 
 
@@ -28,7 +29,7 @@ class Processor:
 
     def __init__(self, settings: PipelineSettings, *, segmenter: Segmenter | None = None) -> None:
         self.settings = settings
-        self.segmenter = segmenter or Segmenter(settings.model, threads=settings.threads)
+        self.segmenter = segmenter or make_segmenter(settings.model, threads=settings.threads)
         self.chain = MaskChain(settings.filters)
         self.compositor = Compositor(settings.background, settings.filters)
 
@@ -37,7 +38,7 @@ class Processor:
         if settings == self.settings:
             return
         if (settings.model, settings.threads) != (self.settings.model, self.settings.threads):
-            self.segmenter = Segmenter(settings.model, threads=settings.threads)
+            self.segmenter = make_segmenter(settings.model, threads=settings.threads)
             self.chain.reset()
         if settings.filters != self.settings.filters:
             self.chain = MaskChain(settings.filters)

@@ -81,7 +81,8 @@ class Temporal:
     At each model pixel: ``out = prev + w·(new − prev)``. Where the image (at model
     resolution, lightly blurred so sensor noise does not count) is still,
     ``w = 1 − strength``; it rises linearly to 1 where the image changes by
-    ``motion`` grey levels, so a moving person is followed without lag. A jump of
+    ``motion`` grey levels (after removing the frame's mean brightness change, so
+    auto-exposure is not motion), so a moving person is followed without lag. A jump of
     the mask itself by more than 0.3 also raises ``w``, so a real change in a
     flat, textureless region is not held back.
     """
@@ -116,7 +117,11 @@ class Temporal:
             return self._prev
         diff = self._diff = _reuse(self._diff, (h, w))
         wgt = self._w = _reuse(self._w, (h, w))
-        cv2.absdiff(gray, self._prev_gray, dst=diff)
+        # Motion = local change beyond the frame's overall brightness change, so
+        # auto-exposure and flickering lights do not count as movement.
+        cv2.subtract(gray, self._prev_gray, dst=diff)
+        diff -= float(diff.mean())
+        np.abs(diff, out=diff)
         cv2.multiply(diff, 1.0 / self.motion, dst=wgt)
         np.maximum(wgt, self.w_still, out=wgt)
         cv2.absdiff(mask, self._prev, dst=diff)
@@ -262,7 +267,7 @@ class Bilinear:
     "upsample",
     (
         Param("radius", 8, 1, 64, "guided-filter window radius, in pixels of a 720-line frame"),
-        Param("eps", 0.002, 1e-6, 1.0, "edge sensitivity: smaller follows weaker image edges"),
+        Param("eps", 0.006, 1e-6, 1.0, "edge sensitivity: smaller follows weaker image edges"),
         Param("scale", 4, 1, 8, "work at 1/scale of the frame size (fast guided filter)"),
     ),
     "edge-aware upsampling guided by the full-resolution frame (fast guided filter)",
@@ -277,7 +282,7 @@ class Refine:
     of the model's 256x144 grid, at the cost of a few full-resolution passes.
     """
 
-    def __init__(self, radius: int = 8, eps: float = 0.002, scale: int = 4) -> None:
+    def __init__(self, radius: int = 8, eps: float = 0.006, scale: int = 4) -> None:
         self.radius, self.eps, self.scale = radius, eps, scale
         self._bufs: dict[str, np.ndarray] = {}
 

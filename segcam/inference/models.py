@@ -90,7 +90,12 @@ def resolve_model(name_or_path: str) -> ModelInfo:
         if not path.is_file():
             raise ModelError(f"model path is not a file: {name_or_path}")
         return ModelInfo(path.stem, path, (0, 0), f"user model {path}")
+    if key.split(":", 1)[0] == "bgsub":
+        raise ModelError(
+            f"{name_or_path!r} is background subtraction, not a model file: "
+            "it works as --model bgsub only"
+        )
     raise ModelError(
-        f"unknown model {name_or_path!r}: use one of {', '.join(BUILTIN_MODELS)} "
-        "or a path to a .tflite file"
+        f"unknown model {name_or_path!r}: use one of {', '.join(BUILTIN_MODELS)}, "
+        "bgsub (static background subtraction, no model) or a path to a .tflite file"
     )
