@@ -110,11 +110,18 @@ def pipeline_settings(args: Any, *, background: str | None = None):
         "filters": fs.get("filters", args.filters),
     }
     try:
+        filters = parse_chain(chosen["filters"])
+        if chosen["filters"].strip().lower() == "default" and chosen["model"].lower().startswith(
+            "bgsub"
+        ):
+            # The default chain's ensemble would average a neural model into the
+            # model-free mask; bgsub users chose bgsub to avoid exactly that.
+            filters = tuple(f for f in filters if f.name != "ensemble")
         return PipelineSettings(
             model=chosen["model"],
             threads=chosen["threads"],
             background=parse_background(chosen["background"]),
-            filters=parse_chain(chosen["filters"]),
+            filters=filters,
         )
     except ConfigError as e:
         from_file = [k for k in chosen if k in fs.values and getattr(args, k, None) is None]

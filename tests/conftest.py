@@ -27,6 +27,8 @@ EG_PORTRAITS = DATA / "portraits" / "eg_portrait_shen2016"
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    # The developer's own config file must not change what the tests see.
+    os.environ["SEGCAM_CONFIG"] = str(REPO / "tests" / "no-such-config.toml")
 
 
 @pytest.fixture(scope="session")

@@ -279,3 +279,17 @@ def test_record_with_bgsub(scene, tmp_path: Path, capsys) -> None:
             assert alpha.mean() < 0.05 * 255, f"frame {i} is a learning frame"
     last = cv2.resize(written[-1][..., 1], SIZE, interpolation=cv2.INTER_LINEAR) > 127
     assert iou(last, truth) >= 0.8
+
+
+def test_default_chain_for_bgsub_has_no_neural_ensemble():
+    import argparse
+
+    from segcam.settings_file import pipeline_settings
+
+    args = argparse.Namespace(
+        model="bgsub", threads=None, filters=None, background=None, config=None
+    )
+    names = [f.name for f in pipeline_settings(args).filters]
+    assert "ensemble" not in names and "temporal" in names
+    args.model = "landscape"
+    assert "ensemble" in [f.name for f in pipeline_settings(args).filters]
