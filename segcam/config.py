@@ -125,8 +125,9 @@ class BackgroundSpec:
 
     kind:
         ``image``: ``path`` is an image, cover-fitted to the frame.
-        ``blur``: the frame itself, blurred with strength ``blur`` (a Gaussian sigma
-        in pixels at 720p, scaled with the frame height).
+        ``video``: ``path`` is a video clip, cover-fitted to the frame and looped.
+        ``blur``: the frame itself with the person masked out, blurred with strength
+        ``blur`` (a Gaussian sigma in pixels at 720p, scaled with the frame height).
         ``colour``: a solid ``colour`` (B, G, R).
         ``none``: transparent; the output keeps the alpha channel (BGRA).
         ``mask``: the alpha mask itself, shown as grey levels.
@@ -159,7 +160,10 @@ def parse_background(text: str) -> BackgroundSpec:
     """Parse a ``--background`` value.
 
     Accepted forms: ``blur``, ``blur:N`` (N = strength, 1..100), ``none``, ``mask``,
-    ``#RRGGBB`` or a colour name, or a path to an image file.
+    ``#RRGGBB`` or a colour name, or a path to an image file or a video file (by its
+    extension: .mp4, .mkv, .webm, .mov, .avi, .m4v, .gif), which loops. Only the
+    path is checked here; the file is opened and decoded when the background is
+    built (:func:`segcam.filters.backgrounds.make_background`).
     """
     t = (text or "").strip()
     low = t.lower()
@@ -192,13 +196,10 @@ def parse_background(text: str) -> BackgroundSpec:
             return BackgroundSpec("colour", colour=parse_colour(t))
         raise ConfigError(f"background {text!r} is not a file, a colour, blur[:N], none or mask")
     if os.path.isdir(path):
-        raise ConfigError(f"background {text!r} is a folder; give an image file")
+        raise ConfigError(f"background {text!r} is a folder; give an image or video file")
     ext = os.path.splitext(path)[1].lower()
     if ext in _VIDEO_EXTENSIONS:
-        raise ConfigError(
-            f"background {text!r} is a video; video backgrounds are not supported yet, "
-            "use an image, a colour or blur"
-        )
+        return BackgroundSpec("video", path=path)
     return BackgroundSpec("image", path=path)
 
 

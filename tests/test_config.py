@@ -201,8 +201,9 @@ def test_background_folder_is_an_error(tmp_path: Path) -> None:
     config_error(parse_background, str(tmp_path), str(tmp_path), "folder")
 
 
-def test_background_video_is_an_error(shared_data: Path) -> None:
-    config_error(parse_background, str(TALKING_HEAD), str(TALKING_HEAD), "video")
+def test_background_video_file_is_a_video_background(shared_data: Path) -> None:
+    spec = parse_background(str(TALKING_HEAD))
+    assert (spec.kind, spec.path) == ("video", str(TALKING_HEAD))
 
 
 @pytest.mark.parametrize("text", ["", "   "])

@@ -23,6 +23,7 @@ def test_parse_names_params_and_both_param_styles():
     assert chain_text(specs) == "temporal:strength=0.5,smoothstep:lo=0.2:hi=0.8,refine:radius=12"
     assert parse_chain("none") == () and parse_chain("") == ()
     assert parse_chain("default") == parse_chain(DEFAULT_CHAIN)
+    assert parse_chain("default,colour") == (*parse_chain(DEFAULT_CHAIN), *parse_chain("colour"))
     assert PipelineSettings().filters == parse_chain(DEFAULT_CHAIN)
 
 

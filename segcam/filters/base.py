@@ -161,7 +161,7 @@ def _fmt(v: Any) -> str:
 
 def _ensure_loaded() -> None:
     # Importing the filter modules registers them.
-    from segcam.filters import mask_filters  # noqa: F401
+    from segcam.filters import frame_filters, mask_filters  # noqa: F401
 
 
 def known_filters() -> dict[str, FilterInfo]:
@@ -196,8 +196,8 @@ def parse_chain(text: str) -> tuple[FilterSpec, ...]:
     t = (text or "").strip()
     if t.lower() in ("", "none"):
         return ()
-    if t.lower() == "default":
-        t = DEFAULT_CHAIN
+    # "default" may also stand inside a longer chain: "default,colour".
+    t = ",".join(DEFAULT_CHAIN if x.strip().lower() == "default" else x for x in t.split(","))
     items: list[tuple[str, dict[str, str]]] = []
     for raw in t.split(","):
         token = raw.strip()
