@@ -14,13 +14,13 @@ from tests.conftest import run_cli
 
 
 def test_parse_names_params_and_both_param_styles():
-    specs = parse_chain("temporal:strength=0.5,smoothstep:lo=0.2,hi=0.8,refine:radius=12")
+    specs = parse_chain("temporal:strength=0.5,smoothstep:lo=0.2,hi=0.8,refine:radius=16")
     assert [s.name for s in specs] == ["temporal", "smoothstep", "refine"]
     assert specs[0].kwargs()["strength"] == 0.5
     assert specs[1].kwargs() == {"lo": 0.2, "hi": 0.8}
-    assert specs[2].kwargs()["radius"] == 12 and isinstance(specs[2].kwargs()["radius"], int)
+    assert specs[2].kwargs()["radius"] == 16 and isinstance(specs[2].kwargs()["radius"], int)
     assert parse_chain("smoothstep:lo=0.2:hi=0.8") == (specs[1],)
-    assert chain_text(specs) == "temporal:strength=0.5,smoothstep:lo=0.2:hi=0.8,refine:radius=12"
+    assert chain_text(specs) == "temporal:strength=0.5,smoothstep:lo=0.2:hi=0.8,refine:radius=16"
     assert parse_chain("none") == () and parse_chain("") == ()
     assert parse_chain("default") == parse_chain(DEFAULT_CHAIN)
     assert parse_chain("default,colour") == (*parse_chain(DEFAULT_CHAIN), *parse_chain("colour"))

@@ -24,6 +24,7 @@ import numpy as np
 from segcam.config import MAX_DIMENSION, BackgroundSpec
 from segcam.errors import InputError, one_line
 from segcam.imaging import cover_fit, load_image
+from segcam.scratch import Scratch, shrink_area
 
 log = logging.getLogger(__name__)
 
@@ -69,41 +70,6 @@ class ColourBackground:
             self._canvas = np.empty_like(frame)
             self._canvas[...] = self.bgr
         return self._canvas
-
-
-class Scratch:
-    """Named scratch buffers, reallocated only when a shape or dtype changes."""
-
-    def __init__(self) -> None:
-        self._bufs: dict[str, np.ndarray] = {}
-
-    def __call__(self, name: str, shape: tuple[int, ...], dtype=np.uint8) -> np.ndarray:
-        buf = self._bufs.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._bufs[name] = np.empty(shape, dtype)
-        return buf
-
-
-def shrink_area(src: np.ndarray, size: tuple[int, int], scratch: Scratch, name: str) -> np.ndarray:
-    """``src`` area-averaged down to ``size`` = (width, height), into a scratch buffer.
-
-    Halves with ``INTER_AREA`` while the image is at least twice the target size
-    (a 2x2 average is OpenCV's fastest area path: 1280x720 -> 320x180 costs about
-    half as much as one direct ``INTER_AREA`` resize), then resizes the rest of the way.
-    """
-    w, h = size
-    cur = src
-    step = 0
-    while cur.shape[1] >= 2 * w and cur.shape[0] >= 2 * h:
-        half = (cur.shape[1] // 2, cur.shape[0] // 2)
-        dst = scratch(f"{name}.{step}", (half[1], half[0], *cur.shape[2:]), cur.dtype)
-        cv2.resize(cur, half, dst=dst, interpolation=cv2.INTER_AREA)
-        cur, step = dst, step + 1
-    if cur.shape[:2] != (h, w):
-        dst = scratch(f"{name}.{step}", (h, w, *cur.shape[2:]), cur.dtype)
-        cv2.resize(cur, (w, h), dst=dst, interpolation=cv2.INTER_AREA)
-        cur = dst
-    return cur
 
 
 class BlurBackground:

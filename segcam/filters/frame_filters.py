@@ -36,9 +36,9 @@ import cv2
 import numpy as np
 
 from segcam.errors import ConfigError, ModelError, one_line
-from segcam.filters.backgrounds import Scratch, shrink_area
 from segcam.filters.base import Param, register
 from segcam.frame import Frame
+from segcam.scratch import Scratch, shrink_area
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from segcam.inference.engine import Engine
 from segcam.inference.models import ModelInfo, resolve_model
+from segcam.scratch import Scratch, shrink_area
 
 
 class Segmenter:
@@ -27,6 +28,7 @@ class Segmenter:
         self.engine = Engine(self.model.path, threads=threads)
         w, h = self.engine.input_size
         self.input_size = (w, h)
+        self._scratch = Scratch()
         self._small_bgr = np.empty((h, w, 3), np.uint8)
         self._small_rgb = np.empty((h, w, 3), np.uint8)
 
@@ -41,9 +43,11 @@ class Segmenter:
 
     def segment(self, image: np.ndarray) -> np.ndarray:
         """Return P(person) for ``image`` (BGR uint8), shape ``(h, w)`` at model size, float32."""
-        # INTER_AREA averages the pixels each model pixel covers, which is what a
-        # downscale by 5x or more needs to avoid aliasing.
-        cv2.resize(image, self.input_size, dst=self._small_bgr, interpolation=cv2.INTER_AREA)
+        # Area averaging (each model pixel is the mean of the pixels it covers) is
+        # what a 5x downscale needs to avoid aliasing; shrink_area gets there by
+        # cheap 2x2 halvings first.
+        small = shrink_area(image, self.input_size, self._scratch, "in")
+        np.copyto(self._small_bgr, small)
         cv2.cvtColor(self._small_bgr, cv2.COLOR_BGR2RGB, dst=self._small_rgb)
         view = self.engine.input_view()
         view[...] = self._small_rgb
