@@ -17,7 +17,6 @@ import numpy as np
 
 from segcam.inference.engine import Engine
 from segcam.inference.models import ModelInfo, resolve_model
-from segcam.scratch import Scratch, shrink_area
 
 
 class Segmenter:
@@ -28,7 +27,6 @@ class Segmenter:
         self.engine = Engine(self.model.path, threads=threads)
         w, h = self.engine.input_size
         self.input_size = (w, h)
-        self._scratch = Scratch()
         self._small_bgr = np.empty((h, w, 3), np.uint8)
         self._small_rgb = np.empty((h, w, 3), np.uint8)
 
@@ -43,11 +41,11 @@ class Segmenter:
 
     def segment(self, image: np.ndarray) -> np.ndarray:
         """Return P(person) for ``image`` (BGR uint8), shape ``(h, w)`` at model size, float32."""
-        # Area averaging (each model pixel is the mean of the pixels it covers) is
-        # what a 5x downscale needs to avoid aliasing; shrink_area gets there by
-        # cheap 2x2 halvings first.
-        small = shrink_area(image, self.input_size, self._scratch, "in")
-        np.copyto(self._small_bgr, small)
+        # Bilinear, not area averaging: MediaPipe feeds its models bilinear
+        # resizes, and measured on ../shared/data the sharper input scores the
+        # same on portraits and far better on small, distant people (DAVIS IoU
+        # 0.725 vs 0.660 with INTER_AREA). It is also the cheapest resize.
+        cv2.resize(image, self.input_size, dst=self._small_bgr, interpolation=cv2.INTER_LINEAR)
         cv2.cvtColor(self._small_bgr, cv2.COLOR_BGR2RGB, dst=self._small_rgb)
         view = self.engine.input_view()
         view[...] = self._small_rgb
