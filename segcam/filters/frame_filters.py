@@ -66,17 +66,20 @@ def _person_box(alpha: np.ndarray, scratch: Scratch) -> tuple[int, int, int, int
 def _blend(
     fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, out: np.ndarray, scratch: Scratch
 ) -> np.ndarray:
-    """``out = fg·a/255 + bg·(255−a)/255`` in uint8 (as :func:`segcam.compositor.blend`)."""
+    """:func:`segcam.compositor.blend` with this filter's scratch buffers."""
+    from segcam.compositor import blend
+
     shape = fg.shape
-    a3 = scratch("blend.a3", shape)
-    inv3 = scratch("blend.inv3", shape)
-    fg_term = scratch("blend.fg", shape)
-    cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=a3)
-    cv2.bitwise_not(a3, dst=inv3)
-    cv2.multiply(fg, a3, dst=fg_term, scale=1.0 / 255.0)
-    cv2.multiply(bg, inv3, dst=inv3, scale=1.0 / 255.0)
-    cv2.add(fg_term, inv3, dst=out)
-    return out
+    return blend(
+        fg,
+        bg,
+        alpha,
+        out,
+        scratch("blend.a3", shape),
+        scratch("blend.inv3", shape),
+        scratch("blend.fg", shape),
+        scratch("blend.bg", shape),
+    )
 
 
 class _LabAffine:
