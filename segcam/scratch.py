@@ -12,6 +12,13 @@ import cv2
 import numpy as np
 
 
+def reuse(buf: np.ndarray | None, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
+    """``buf`` if it already has this shape and dtype, else a new array."""
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        return np.empty(shape, dtype)
+    return buf
+
+
 class Scratch:
     """Named scratch buffers, reallocated only when a shape or dtype changes."""
 
@@ -19,9 +26,7 @@ class Scratch:
         self._bufs: dict[str, np.ndarray] = {}
 
     def __call__(self, name: str, shape: tuple[int, ...], dtype=np.uint8) -> np.ndarray:
-        buf = self._bufs.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._bufs[name] = np.empty(shape, dtype)
+        buf = self._bufs[name] = reuse(self._bufs.get(name), shape, dtype)
         return buf
 
 

@@ -13,14 +13,7 @@ import numpy as np
 
 from segcam.filters.base import Param, register
 from segcam.frame import Frame
-from segcam.scratch import Scratch, shrink_area
-
-
-def _reuse(buf: np.ndarray | None, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
-    """``buf`` if it already has this shape and dtype, else a new array."""
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        return np.empty(shape, dtype)
-    return buf
+from segcam.scratch import Scratch, reuse, shrink_area
 
 
 @register(
@@ -57,12 +50,12 @@ class Ensemble:
         other = self.segmenter.segment(frame.image)
         h, w = mask.shape
         if other.shape != mask.shape:
-            resized = self._resized = _reuse(self._resized, (h, w))
+            resized = self._resized = reuse(self._resized, (h, w))
             shrink = other.shape[0] > h or other.shape[1] > w
             interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
             cv2.resize(other, (w, h), dst=resized, interpolation=interp)
             other = resized
-        out = self._out = _reuse(self._out, (h, w))
+        out = self._out = reuse(self._out, (h, w))
         cv2.addWeighted(mask, 1.0 - self.weight, other, self.weight, 0.0, dst=out)
         return out
 
@@ -108,16 +101,16 @@ class Temporal:
         h, w = mask.shape
         if small.shape[:2] != (h, w):
             small = cv2.resize(small, (w, h), interpolation=cv2.INTER_AREA)
-        g8 = self._g8 = _reuse(self._g8, (h, w), np.uint8)
+        g8 = self._g8 = reuse(self._g8, (h, w), np.uint8)
         cv2.cvtColor(small, cv2.COLOR_BGR2GRAY, dst=g8)
-        gray = self._gray = _reuse(self._gray, (h, w))
+        gray = self._gray = reuse(self._gray, (h, w))
         cv2.GaussianBlur(g8.astype(np.float32), (5, 5), 0, dst=gray)
         if self._prev is None or self._prev.shape != mask.shape or self._prev_gray is None:
             self._prev = mask.copy()
             self._prev_gray, self._gray = gray, None
             return self._prev
-        diff = self._diff = _reuse(self._diff, (h, w))
-        wgt = self._w = _reuse(self._w, (h, w))
+        diff = self._diff = reuse(self._diff, (h, w))
+        wgt = self._w = reuse(self._w, (h, w))
         # Motion = local change beyond the frame's overall brightness change, so
         # auto-exposure and flickering lights do not count as movement.
         cv2.subtract(gray, self._prev_gray, dst=diff)
@@ -130,7 +123,7 @@ class Temporal:
         diff *= 2.5
         np.maximum(wgt, diff, out=wgt)
         np.minimum(wgt, 1.0, out=wgt)
-        out = self._out = _reuse(self._out, (h, w))
+        out = self._out = reuse(self._out, (h, w))
         cv2.subtract(mask, self._prev, dst=out)
         cv2.multiply(out, wgt, dst=out)
         cv2.add(out, self._prev, dst=out)
@@ -162,8 +155,8 @@ class Smoothstep:
         pass
 
     def __call__(self, mask: np.ndarray, frame: Frame | None = None) -> np.ndarray:
-        t = self._t = _reuse(self._t, mask.shape)
-        u = self._u = _reuse(self._u, mask.shape)
+        t = self._t = reuse(self._t, mask.shape)
+        u = self._u = reuse(self._u, mask.shape)
         np.subtract(mask, self.lo, out=t)
         t *= 1.0 / (self.hi - self.lo)
         np.clip(t, 0.0, 1.0, out=t)
@@ -204,7 +197,7 @@ class Morphology:
         pass
 
     def __call__(self, mask: np.ndarray, frame: Frame | None = None) -> np.ndarray:
-        out = self._out = _reuse(self._out, mask.shape)
+        out = self._out = reuse(self._out, mask.shape)
         np.copyto(out, mask)
         if self._k_open is not None:
             cv2.morphologyEx(out, cv2.MORPH_OPEN, self._k_open, dst=out)
@@ -256,9 +249,9 @@ class Bilinear:
     def upsample(self, mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """``mask`` (float32, any size) to uint8 alpha of ``size`` = (width, height)."""
         w, h = size
-        u8 = self._u8 = _reuse(self._u8, mask.shape, np.uint8)
+        u8 = self._u8 = reuse(self._u8, mask.shape, np.uint8)
         cv2.convertScaleAbs(mask, dst=u8, alpha=255.0)
-        alpha = self._alpha = _reuse(self._alpha, (h, w), np.uint8)
+        alpha = self._alpha = reuse(self._alpha, (h, w), np.uint8)
         cv2.resize(u8, (w, h), dst=alpha, interpolation=cv2.INTER_LINEAR)
         return alpha
 
@@ -364,6 +357,6 @@ class Feather:
 
     def __call__(self, alpha: np.ndarray, frame: Frame | None = None) -> np.ndarray:
         s = self.sigma * alpha.shape[0] / 720.0
-        out = self._out = _reuse(self._out, alpha.shape, np.uint8)
+        out = self._out = reuse(self._out, alpha.shape, np.uint8)
         cv2.GaussianBlur(alpha, (0, 0), max(0.1, s), dst=out)
         return out
