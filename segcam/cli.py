@@ -9,6 +9,7 @@ device was lost), 2 bad usage or input, 130 a finite job interrupted by Ctrl+C.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import signal
 import sys
@@ -22,6 +23,12 @@ log = logging.getLogger("segcam")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+# Subcommands that live wholly in their own module, segcam/commands/<name>.py. Each
+# module exposes ``register(subparsers, common)``, which adds its parser and sets
+# ``handler=<function(args) -> int>`` as a default; the module must import nothing
+# heavy at import time (it is imported for every ``segcam`` call, to build --help).
+COMMAND_MODULES: tuple[str, ...] = ()
+
 
 class _UsageError(Exception):
     pass
@@ -34,7 +41,8 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """--model, --threads and --filters, shared by every command that segments."""
     p.add_argument(
         "--model",
         metavar="M",
@@ -52,6 +60,33 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="mask and frame filter chain, e.g. 'temporal:strength=0.5,smoothstep:lo=0.3:hi=0.7,"
         "refine'; 'none' for the raw model, 'default' for the default chain; "
         "'segcam filters' lists them",
+    )
+
+
+def add_source_options(p: argparse.ArgumentParser) -> None:
+    """--input, --resolution, --fps and --background, shared by record, vcam and bench."""
+    p.add_argument(
+        "--input",
+        "-i",
+        nargs="+",
+        default=["auto"],
+        metavar="SRC",
+        help="camera index (0) or device (/dev/video2), video file, image, folder of images, "
+        "several images, 'demo', or 'auto' (default: the first webcam, else the demo)",
+    )
+    p.add_argument(
+        "--resolution",
+        metavar="WxH",
+        help="camera mode to request, or the size to fit other inputs to (e.g. 1280x720)",
+    )
+    p.add_argument("--fps", metavar="F", help="frame rate for cameras, the demo and image inputs")
+    p.add_argument(
+        "--background",
+        "-b",
+        metavar="SPEC",
+        help="image path (cover-fit), blur or blur:N (N = 1..100, default 12), a colour "
+        "(#RRGGBB or a name such as green), none (transparent, keeps alpha) or mask "
+        "(show the mask). Default: blur",
     )
 
 
@@ -91,15 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "channel with --background none; a folder (or a path like out/%%05d.png) gets a PNG "
         "sequence. The audio of an input video is kept. Ctrl+C stops and finalises the file.",
     )
-    rec.add_argument(
-        "--input",
-        "-i",
-        nargs="+",
-        default=["auto"],
-        metavar="SRC",
-        help="camera index (0) or device (/dev/video2), video file, image, folder of images, "
-        "several images, 'demo', or 'auto' (default: the first webcam, else the demo)",
-    )
+    add_source_options(rec)
     rec.add_argument(
         "--output",
         "-o",
@@ -109,23 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
     rec.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of video")
-    rec.add_argument(
-        "--resolution",
-        metavar="WxH",
-        help="camera mode to request, or the size to fit other inputs to (e.g. 1280x720)",
-    )
-    rec.add_argument("--fps", metavar="F", help="frame rate for cameras, the demo and image inputs")
-    rec.add_argument(
-        "--background",
-        "-b",
-        metavar="SPEC",
-        help="image path (cover-fit), blur or blur:N (N = 1..100, default 12), a colour "
-        "(#RRGGBB or a name such as green), none (transparent, keeps alpha) or mask "
-        "(show the mask). Default: blur",
-    )
     rec.add_argument("--mirror", action="store_true", help="mirror the recorded video")
     rec.add_argument("--loop", action="store_true", help="repeat a video or image list forever")
-    _add_model_options(rec)
+    add_model_options(rec)
 
     mask = sub.add_parser(
         "mask",
@@ -145,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the inputs are consecutive video frames: stateful filters carry their state "
         "from one image to the next (otherwise each image is processed on its own)",
     )
-    _add_model_options(mask)
+    add_model_options(mask)
 
     ev = sub.add_parser(
         "eval",
@@ -174,10 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--limit", type=int, metavar="N", help="use the first N items of each set")
     ev.add_argument("--json", action="store_true", help="print the results as JSON")
-    _add_model_options(ev)
+    add_model_options(ev)
 
     flt = sub.add_parser("filters", parents=[common], help="list the filters and their parameters")
     flt.set_defaults(command="filters")
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"segcam.commands.{name}").register(sub, common)
     return parser
 
 
@@ -201,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except SystemExit as e:  # --help / --version
         return int(e.code or 0)
+    if not args.command and "gui" in COMMAND_MODULES:
+        # A bare ``segcam`` (global flags allowed) opens the desktop window.
+        args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "gui"])
     _setup_logging(args.verbose, args.debug)
     if not args.command:
         parser.print_help()
@@ -220,6 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_eval(args)
         if args.command == "filters":
             return _list_filters()
+        handler = getattr(args, "handler", None)
+        if handler is not None:
+            return handler(args)
     except SegcamError as e:
         print(f"segcam: error: {e}", file=sys.stderr)
         return e.exit_code
