@@ -1,8 +1,7 @@
 """Put the person, given by ``frame.alpha``, onto the background.
 
-The blend runs in uint8: ``out = (fg·a + bg·(255 − a)) / 255`` with OpenCV's
-saturating integer arithmetic, which rounds each term; the result is within one
-grey level of the exact float blend and never touches float64.
+The blend runs in uint8 in one fused pass (:func:`segcam.kernels.blend`): it is
+the correctly rounded float blend, without float math or temporaries.
 
 Frame filters from the chain hook in at three points (see
 :mod:`segcam.filters.base`): ``foreground`` filters adjust the person before the
@@ -28,6 +27,9 @@ from segcam.filters.backgrounds import make_background
 from segcam.filters.base import FilterSpec
 from segcam.filters.mask_filters import Bilinear
 from segcam.frame import Frame
+from segcam.kernels import blend, warm_up
+
+__all__ = ["Compositor", "blend"]
 
 
 class Compositor:
@@ -38,6 +40,7 @@ class Compositor:
         self._background = make_background(background)
         self._bilinear = Bilinear()
         self._shape: tuple[int, int] | None = None
+        warm_up()
         self.foreground_filters: list[Any] = []
         self.blend_filter: Any | None = None
         self.post_filters: list[Any] = []
@@ -52,10 +55,6 @@ class Compositor:
 
     def _allocate(self, h: int, w: int) -> None:
         self._shape = (h, w)
-        self._a3 = np.empty((h, w, 3), np.uint8)
-        self._inv3 = np.empty((h, w, 3), np.uint8)
-        self._fg = np.empty((h, w, 3), np.uint8)
-        self._bg = np.empty((h, w, 3), np.uint8)
         channels = 4 if self.spec.transparent else 3
         self._out = np.empty((h, w, channels), np.uint8)
 
@@ -92,29 +91,7 @@ class Compositor:
             if self.blend_filter is not None:
                 out = self.blend_filter(fg, background, alpha, out)
             else:
-                blend(fg, background, alpha, out, self._a3, self._inv3, self._fg, self._bg)
+                blend(fg, background, alpha, out)
             for f in self.post_filters:
                 out = f(out, background, alpha, frame)
         frame.output = out
-
-
-def blend(
-    fg: np.ndarray,
-    bg: np.ndarray,
-    alpha: np.ndarray,
-    out: np.ndarray,
-    a3: np.ndarray,
-    inv3: np.ndarray,
-    fg_term: np.ndarray,
-    bg_term: np.ndarray,
-) -> np.ndarray:
-    """``out = fg·a/255 + bg·(255−a)/255`` in uint8, using caller-owned scratch buffers.
-
-    All arrays are (H, W, 3) uint8 except ``alpha`` (H, W). Accurate to ±1 grey level.
-    """
-    cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=a3)
-    cv2.bitwise_not(a3, dst=inv3)
-    cv2.multiply(fg, a3, dst=fg_term, scale=1.0 / 255.0)
-    cv2.multiply(bg, inv3, dst=bg_term, scale=1.0 / 255.0)
-    cv2.add(fg_term, bg_term, dst=out)
-    return out

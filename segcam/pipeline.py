@@ -55,6 +55,8 @@ class Stats:
     started: float = field(default_factory=time.monotonic)
     times: dict[str, collections.deque[float]] = field(default_factory=dict)
     last_pts: float = 0.0
+    worker_cpu: float = 0.0
+    """CPU seconds the worker thread spent processing frames (its own thread clock)."""
 
     def add(self, stage: str, seconds: float) -> None:
         d = self.times.get(stage)
@@ -63,11 +65,15 @@ class Stats:
         d.append(seconds)
 
     def median_ms(self, stage: str) -> float | None:
+        return self.percentile_ms(stage, 50)
+
+    def percentile_ms(self, stage: str, q: float) -> float | None:
+        """The ``q``-th percentile of the recent durations of ``stage``, in ms."""
         d = self.times.get(stage)
         if not d:
             return None
         values = sorted(d)
-        return 1000.0 * values[len(values) // 2]
+        return 1000.0 * values[min(len(values) - 1, int(len(values) * q / 100.0))]
 
     def fps(self) -> float:
         elapsed = time.monotonic() - self.started
@@ -193,7 +199,15 @@ class Pipeline:
     @property
     def dropped(self) -> int:
         """Frames dropped anywhere: stale capture frames plus frames sinks discarded."""
-        return self.channel.dropped + sum(s.dropped for s in self.sinks)
+        return sum(self.drops().values())
+
+    def drops(self) -> dict[str, int]:
+        """Frames dropped per stage: ``capture`` (stale frames the worker never took)
+        and ``sink:<Name>`` for each sink (frames it discarded behind its queue)."""
+        counts = {"capture": self.channel.dropped}
+        for sink in self.sinks:
+            counts[_sink_key(sink)] = counts.get(_sink_key(sink), 0) + sink.dropped
+        return counts
 
     # -- threads ------------------------------------------------------------------
 
@@ -262,16 +276,22 @@ class Pipeline:
                 ):
                     break
                 self._apply_pending_settings()
+                cpu0 = time.thread_time()
                 self.processor.process(frame)
+                stats.worker_cpu += time.thread_time() - cpu0
                 for stage, seconds in frame.timings.items():
                     stats.add(stage, seconds)
                 for sink in self._started_sinks:
+                    key = _sink_key(sink)
                     t0 = time.perf_counter()
                     sink.submit(frame)
-                    stats.add(f"sink:{type(sink).__name__}", time.perf_counter() - t0)
+                    stats.add(key, time.perf_counter() - t0)
+                    frame.stamp(key)
+                    stats.add(f"latency:{key}", frame.stamps[key] - frame.t_capture)
                     if sink.error is not None:
                         raise sink.error
                 frame.stamp("output")
+                stats.add("latency", frame.stamps["output"] - frame.t_capture)
                 stats.frames_out += 1
                 stats.last_pts = frame.pts - first_pts
                 stats.dropped_capture = self.channel.dropped
@@ -283,3 +303,7 @@ class Pipeline:
             self._stop.set()
             self.channel.discard()
             self._done.set()
+
+
+def _sink_key(sink: Sink) -> str:
+    return f"sink:{type(sink).__name__}"

@@ -156,3 +156,17 @@ def test_record_onto_a_video_background(five_frames: Path, tmp_path: Path, capsy
     assert code == 0, err
     frames, info = read_video(out)
     assert len(frames) == 8 and info["size"] == (256, 144)
+
+
+@pytest.mark.parametrize("strength", [4.0, 12.0, 30.0])
+def test_reduced_resolution_blur_looks_like_a_full_size_blur(strength: float) -> None:
+    """The blur runs at 1/8 of the frame for the default strength; the result must
+    still be the full-size Gaussian blur to within a few grey levels."""
+    from segcam.capture.demo import DemoSource
+
+    frame = DemoSource().render(3)
+    out = BlurBackground(strength).render(frame, np.zeros(frame.shape[:2], np.uint8))
+    full = cv2.GaussianBlur(frame, (0, 0), strength, borderType=cv2.BORDER_REFLECT)
+    diff = np.abs(out.astype(int) - full)
+    assert diff.mean() < 1.2
+    assert np.percentile(diff, 99) <= 6

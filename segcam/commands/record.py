@@ -10,6 +10,7 @@ import time
 
 from segcam.capture import open_source
 from segcam.cli import EXIT_INTERRUPTED, EXIT_OK, StopSignals
+from segcam.commands.settings import settings_for
 from segcam.config import parse_fps, parse_resolution
 from segcam.errors import ConfigError
 from segcam.inference import make_segmenter
@@ -38,6 +39,7 @@ def run_record(args: argparse.Namespace) -> int:
     segmenter = make_segmenter(settings.model, threads=settings.threads)
     source = open_source(args.input, resolution=resolution, fps=fps, loop=args.loop)
     try:
+        settings = settings_for(args, live=source.live)
         recorder = Recorder(output, mirror=args.mirror)
         pipeline = Pipeline(
             source,

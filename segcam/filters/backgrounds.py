@@ -90,7 +90,7 @@ class BlurBackground:
 
     ``strength`` is the blur sigma in pixels of a 720-line frame; it scales with the
     frame height so the look does not change with the resolution. Everything runs at
-    1/f of the frame size (f = sigma/3, from 1 to 8) with sigma/f, in float32: the
+    1/f of the frame size (f = sigma/1.5, from 1 to 8) with sigma/f, in float32: the
     result has no detail above the blur's cut-off, so this looks the same as a
     full-size blur and costs about 1/f² as much. Full-resolution work is one
     downscale of the frame and alpha and one bilinear upscale of the result.
@@ -108,7 +108,7 @@ class BlurBackground:
     def _prepare(self, shape: tuple[int, ...]) -> None:
         h, w = shape[:2]
         sigma = self.strength * h / 720.0
-        self._factor = int(max(1, min(8, sigma // 3)))
+        self._factor = int(max(1, min(8, round(sigma / 1.5))))
         self._small_size = (max(1, w // self._factor), max(1, h // self._factor))
         self._sigma_small = max(0.5, sigma / self._factor)
         self._out = np.empty(shape, np.uint8)

@@ -191,13 +191,13 @@ def _check_cross_params(info: FilterInfo, values: dict[str, Any]) -> None:
 
 def parse_chain(text: str) -> tuple[FilterSpec, ...]:
     """Parse a ``--filters`` string (see the module docstring) into validated specs."""
-    from segcam.filters.chain import DEFAULT_CHAIN
+    from segcam.filters.chain import NAMED_CHAINS
 
     t = (text or "").strip()
     if t.lower() in ("", "none"):
         return ()
-    # "default" may also stand inside a longer chain: "default,colour".
-    t = ",".join(DEFAULT_CHAIN if x.strip().lower() == "default" else x for x in t.split(","))
+    # "default" and "live" may also stand inside a longer chain: "live,colour".
+    t = ",".join(NAMED_CHAINS.get(x.strip().lower(), x) for x in t.split(","))
     items: list[tuple[str, dict[str, str]]] = []
     for raw in t.split(","):
         token = raw.strip()

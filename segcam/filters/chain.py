@@ -15,8 +15,19 @@ import numpy as np
 from segcam.filters.base import FilterSpec, known_filters
 from segcam.frame import Frame
 
-#: The chain segcam uses unless told otherwise (measured; see README "Mask quality").
+#: The chain segcam uses for files and images unless told otherwise: the best
+#: quality measured (see README "Mask quality"), at about two model runs a frame.
 DEFAULT_CHAIN = "ensemble,temporal,smoothstep:lo=0.4:hi=0.8,refine"
+
+#: The chain for live sources (camera, demo, virtual camera, desktop app) unless told
+#: otherwise. A webcam app runs beside a video call on a laptop, so live use trades a
+#: little accuracy for a third of the cost: no second model (``ensemble``), and the
+#: guided filter applied at half resolution (README "Speed" has the figures).
+LIVE_CHAIN = "temporal,smoothstep:lo=0.4:hi=0.8,refine:detail=2"
+
+#: Chain names ``--filters`` accepts, alone or inside a longer chain.
+NAMED_CHAINS = {"default": DEFAULT_CHAIN, "live": LIVE_CHAIN}
+
 
 
 class MaskChain:

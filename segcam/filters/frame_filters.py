@@ -38,6 +38,7 @@ import numpy as np
 from segcam.errors import ConfigError, ModelError, one_line
 from segcam.filters.base import Param, register
 from segcam.frame import Frame
+from segcam.kernels import blend
 from segcam.scratch import Scratch, shrink_area
 
 log = logging.getLogger(__name__)
@@ -61,25 +62,6 @@ def _person_box(alpha: np.ndarray, scratch: Scratch) -> tuple[int, int, int, int
     cv2.threshold(alpha, BOX_ALPHA, 255, cv2.THRESH_BINARY, dst=binary)
     x, y, bw, bh = cv2.boundingRect(binary)
     return None if bw == 0 or bh == 0 else (x, y, bw, bh)
-
-
-def _blend(
-    fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, out: np.ndarray, scratch: Scratch
-) -> np.ndarray:
-    """:func:`segcam.compositor.blend` with this filter's scratch buffers."""
-    from segcam.compositor import blend
-
-    shape = fg.shape
-    return blend(
-        fg,
-        bg,
-        alpha,
-        out,
-        scratch("blend.a3", shape),
-        scratch("blend.inv3", shape),
-        scratch("blend.fg", shape),
-        scratch("blend.bg", shape),
-    )
 
 
 class _LabAffine:
@@ -519,7 +501,7 @@ class _DnnHarmonizer:
         cv2.resize(fg, (s, s), dst=fg_s, interpolation=cv2.INTER_AREA)
         cv2.resize(bg, (s, s), dst=bg_s, interpolation=cv2.INTER_AREA)
         cv2.resize(alpha, (s, s), dst=a_s, interpolation=cv2.INTER_AREA)
-        comp = _blend(fg_s, bg_s, a_s, buf("comp", (s, s, 3)), buf)
+        comp = blend(fg_s, bg_s, a_s, buf("comp", (s, s, 3)))
         self._set_inputs(comp, a_s)
         try:
             res = self.net.forward(self.output)
@@ -666,7 +648,7 @@ class SeamlessClone:
         cv2.threshold(alpha, 127, 255, cv2.THRESH_BINARY, dst=person)
         x, y, bw, bh = cv2.boundingRect(person)
         if bw == 0 or bh == 0:
-            return _blend(fg, bg, alpha, out, buf)
+            return blend(fg, bg, alpha, out)
         sc = self.scale
         grow_s = self.solve_grow(h)  # in small pixels
         m = math.ceil((grow_s + 3) / sc)  # full-res margin: room for the grown mask
@@ -703,7 +685,7 @@ class SeamlessClone:
         mask_p[:, 0] = mask_p[:, -1] = 0
         mx, my, mw, mh = cv2.boundingRect(mask_p)
         if mw == 0 or mh == 0:
-            return _blend(fg, bg, alpha, out, buf)
+            return blend(fg, bg, alpha, out)
         centre = (mx + mw // 2, my + mh // 2)
         # seamlessClone erodes the mask it is given in place (opencv/opencv#12053): give it
         # a copy, always, or the region shrinks a little with every call.
@@ -721,7 +703,7 @@ class SeamlessClone:
         fg2 = buf("fg2", fg.shape)
         np.copyto(fg2, fg)
         cv2.add(fg[roi], delta, dst=fg2[roi], dtype=cv2.CV_8U)
-        return _blend(fg2, bg, alpha, out, buf)
+        return blend(fg2, bg, alpha, out)
 
     @staticmethod
     def _touching(mask_s: np.ndarray) -> tuple[str, ...]:
