@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+import cv2
+
 from segcam.compositor import Compositor
 from segcam.config import PipelineSettings
 from segcam.filters.chain import MaskChain
@@ -28,6 +30,12 @@ class Processor:
     """
 
     def __init__(self, settings: PipelineSettings, *, segmenter: Segmenter | None = None) -> None:
+        # One OpenCV thread, process-wide. The two cores of a typical laptop are
+        # already shared by our capture thread (decoding) and worker, and by the video
+        # call beside us; OpenCV's own pool only adds contention there. Measured with
+        # `segcam bench --live` at 720p: p50 latency 11 ms with one thread, 28 ms with
+        # OpenCV's default two, at the same CPU. LiteRT likewise uses --threads (1).
+        cv2.setNumThreads(1)
         self.settings = settings
         self.segmenter = segmenter or make_segmenter(settings.model, threads=settings.threads)
         self.chain = MaskChain(settings.filters)
