@@ -46,14 +46,24 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         metavar="M",
-        help="built-in model (landscape = 256x144, the default; general = 256x256), "
-        "a path to a .tflite file with the same contract, or bgsub: model-free static "
+        help="built-in model (landscape = 256x144, the default; general = 256x256), the name "
+        "of a manifest in the user data folder, a manifest path (.toml; see 'segcam models'), "
+        "a .tflite file with the built-in models' contract, or bgsub: model-free static "
         "background subtraction (bgsub:learn=N:threshold=T, default 30 and 25), which needs "
         "a camera that does not move and learns the background from the first N frames "
         "(the mask is empty until then; be out of frame or moving), then counts anything "
         "that differs from it as person",
     )
+    from segcam.config import ACCELERATORS
+
     p.add_argument("--threads", type=int, metavar="N", help="LiteRT threads (default 1)")
+    p.add_argument(
+        "--accelerator",
+        choices=ACCELERATORS,
+        help="where the model runs: cpu (default), gpu (LiteRT's GPU accelerator, or a GPU "
+        "execution provider for ONNX models; an error without one) or auto (the GPU if "
+        "usable, else the CPU)",
+    )
     p.add_argument(
         "--filters",
         metavar="SPEC",

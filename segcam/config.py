@@ -116,6 +116,9 @@ def parse_colour(text: str) -> tuple[int, int, int]:
 
 BackgroundKind = Literal["image", "video", "blur", "colour", "none", "mask"]
 
+#: Values of ``--accelerator`` (:mod:`segcam.inference.engine` implements them).
+ACCELERATORS = ("cpu", "gpu", "auto")
+
 _VIDEO_EXTENSIONS = {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".gif"}
 
 
@@ -216,10 +219,16 @@ class PipelineSettings:
     threads: int = 1
     background: BackgroundSpec = BackgroundSpec("blur", blur=DEFAULT_BLUR)
     filters: tuple[FilterSpec, ...] = field(default_factory=lambda: default_filters())
+    accelerator: str = "cpu"
+    """where the model runs: ``cpu``, ``gpu`` (fails without one) or ``auto``."""
 
     def __post_init__(self) -> None:
         if not (1 <= self.threads <= 64):
             raise ConfigError(f"invalid thread count {self.threads}: must be between 1 and 64")
+        if self.accelerator not in ACCELERATORS:
+            raise ConfigError(
+                f"invalid accelerator {self.accelerator!r}: use one of {', '.join(ACCELERATORS)}"
+            )
 
 
 def default_filters() -> tuple[FilterSpec, ...]:

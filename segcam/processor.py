@@ -17,7 +17,7 @@ from segcam.compositor import Compositor
 from segcam.config import PipelineSettings
 from segcam.filters.chain import MaskChain
 from segcam.frame import Frame
-from segcam.inference import make_segmenter
+from segcam.inference import segmenter_for
 from segcam.inference.segmenter import Segmenter
 
 
@@ -37,7 +37,10 @@ class Processor:
         # OpenCV's default two, at the same CPU. LiteRT likewise uses --threads (1).
         cv2.setNumThreads(1)
         self.settings = settings
-        self.segmenter = segmenter or make_segmenter(settings.model, threads=settings.threads)
+        self.segmenter = segmenter or segmenter_for(settings)
+        # A segmenter handed over may have seen another source: recurrent models
+        # must not carry its last mask over to this one.
+        self.segmenter.reset()
         self.chain = MaskChain(settings.filters)
         self.compositor = Compositor(settings.background, settings.filters)
 
@@ -45,8 +48,8 @@ class Processor:
         """Switch to a new settings snapshot, rebuilding only what changed."""
         if settings == self.settings:
             return
-        if (settings.model, settings.threads) != (self.settings.model, self.settings.threads):
-            self.segmenter = make_segmenter(settings.model, threads=settings.threads)
+        if _model_key(settings) != _model_key(self.settings):
+            self.segmenter = segmenter_for(settings)
             self.chain.reset()
         if settings.filters != self.settings.filters:
             self.chain = MaskChain(settings.filters)
@@ -78,3 +81,7 @@ class Processor:
         frame.timings["composite"] = t3 - t2
         frame.stamp("composite")
         return frame
+
+
+def _model_key(settings: PipelineSettings) -> tuple[str, int, str]:
+    return settings.model, settings.threads, settings.accelerator

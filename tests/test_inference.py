@@ -11,7 +11,7 @@ import pytest
 
 from segcam.errors import ModelError
 from segcam.inference import Segmenter, resolve_model
-from segcam.inference.engine import Engine
+from segcam.inference.engine import LiteRtEngine
 from tests.conftest import EG_PORTRAITS
 
 
@@ -60,10 +60,38 @@ def test_engine_rejects_models_that_are_not_segmenters(tmp_path):
     real = resolve_model("landscape").path
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"\x1c\x00\x00\x00TFL3" + b"\x00" * 64)
-    with pytest.raises(ModelError) as err:
-        Engine(bad)
-    assert "\n" not in str(err.value)
+    for load in (LiteRtEngine, Segmenter):
+        with pytest.raises(ModelError) as err:
+            load(bad)
+        assert "\n" not in str(err.value)
     half = tmp_path / "half.tflite"
     half.write_bytes(real.read_bytes()[: real.stat().st_size // 2])
-    with pytest.raises(ModelError):
-        Engine(half)
+    with pytest.raises(ModelError, match="damaged or truncated"):
+        Segmenter(str(half))
+    text = tmp_path / "notes.tflite"
+    text.write_text("not a model at all\n")
+    with pytest.raises(ModelError, match="not a TFLite model"):
+        Segmenter(str(text))
+
+
+def test_engine_reports_real_tensors_with_quantisation():
+    eng = LiteRtEngine(resolve_model("landscape").path)
+    (inp,) = eng.inputs
+    assert inp.shape == (1, 144, 256, 3) and inp.dtype == np.float32 and not inp.quantised
+    assert eng.outputs[0].shape == (1, 144, 256, 1)
+    out = eng.run([np.zeros(inp.shape, np.float32)])
+    assert out[0].shape == (1, 144, 256, 1) and out[0].dtype == np.float32
+    assert "XNNPACK" in eng.backend
+
+
+def test_builtin_models_are_manifests_pointing_into_mediapipe():
+    from segcam.inference.models import BUILTIN_MODELS
+    from segcam.resources import models_dir
+
+    assert next(iter(BUILTIN_MODELS)) == "landscape"  # the default first
+    assert {"landscape", "general"} <= set(BUILTIN_MODELS)
+    for name in ("landscape", "general"):
+        m = BUILTIN_MODELS[name]
+        assert m.source is not None and m.source.parent == models_dir()
+        assert m.file.startswith("package:mediapipe/modules/selfie_segmentation/")
+        assert m.origin == "builtin" and m.path is not None and m.path.is_file()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 
@@ -13,11 +12,17 @@ from segcam.cli import EXIT_INTERRUPTED, EXIT_OK, StopSignals
 from segcam.commands.settings import settings_for
 from segcam.config import parse_fps, parse_resolution
 from segcam.errors import ConfigError
-from segcam.inference import make_segmenter
+from segcam.inference import segmenter_for
 from segcam.pipeline import Pipeline
 from segcam.progress import Progress
 from segcam.settings_file import pipeline_settings
-from segcam.sinks.recorder import Recorder, check_output_path, default_output_path
+from segcam.sinks.recorder import (
+    Recorder,
+    check_output_path,
+    default_output_path,
+    display_name,
+    is_stream_url,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +39,9 @@ def run_record(args: argparse.Namespace) -> int:
     background = settings.background
     output = args.output or default_output_path(".webm" if background.transparent else ".mp4")
     check_output_path(output, transparent=background.transparent)
-    shown = os.path.abspath(output) if "://" not in output else output
+    shown = display_name(output)  # a stream URL without its key
 
-    segmenter = make_segmenter(settings.model, threads=settings.threads)
+    segmenter = segmenter_for(settings)
     source = open_source(args.input, resolution=resolution, fps=fps, loop=args.loop)
     try:
         settings = settings_for(args, live=source.live)
@@ -55,8 +60,9 @@ def run_record(args: argparse.Namespace) -> int:
 
     total = _expected_frames(source.frame_count, source.fps, args.frames, args.duration)
     w, h = source.size
+    verb = "streaming" if is_stream_url(output) else "recording"
     print(
-        f"segcam: recording {source.name} ({w}x{h} @ {source.fps:.3g} fps, "
+        f"segcam: {verb} {source.name} ({w}x{h} @ {source.fps:.3g} fps, "
         f"background {background.describe()}, model {settings.model}) -> {shown}",
         file=sys.stderr,
     )
@@ -78,7 +84,7 @@ def run_record(args: argparse.Namespace) -> int:
     if pipeline.error is not None:
         if written:
             print(
-                f"segcam: {written} frames were saved to {output} before the error", file=sys.stderr
+                f"segcam: {written} frames were saved to {shown} before the error", file=sys.stderr
             )
         raise pipeline.error
     elapsed = max(1e-9, _elapsed(stats))

@@ -1,58 +1,56 @@
-"""Where model files live, and which models are built in.
+"""Which models exist, and what ``--model`` means.
 
-The built-in models are MediaPipe's two selfie-segmentation models. They ship in
-the ``mediapipe==0.10.21`` wheel (later releases dropped them) under
-``mediapipe/modules/selfie_segmentation/``. We locate that folder with
-:func:`importlib.util.find_spec`, which reads the package's location without
-executing ``mediapipe/__init__.py``: importing mediapipe takes seconds and
-pulls in jax, matplotlib and protobuf graphs we never use.
+``--model`` takes, in this order of lookup:
+
+1. a built-in name: the manifests in the project's ``models/`` folder
+   (:func:`segcam.resources.models_dir`). ``landscape`` and ``general`` are
+   MediaPipe's two selfie-segmentation models. They ship in the
+   ``mediapipe==0.10.21`` wheel (later releases dropped them) under
+   ``mediapipe/modules/selfie_segmentation/``; their manifests point there with
+   ``file = "package:mediapipe/..."``, which is located with
+   :func:`importlib.util.find_spec` and never imports mediapipe (importing it
+   takes seconds and pulls in jax, matplotlib and protobuf graphs we never use);
+2. the name of a user manifest in ``<user data folder>/models/*.toml``
+   (:func:`user_models_dir`; ``~/.local/share/segcam/models`` on Linux);
+3. a path: a manifest (``.toml``), or a bare ``.tflite`` file with the built-in
+   models' contract (float32 RGB in [0, 1] in, one probability per pixel out).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from segcam.errors import ModelError
+from segcam.inference.manifest import (
+    ModelManifest,
+    bare_tflite_manifest,
+    load_manifest,
+)
 from segcam.packages import find_package_file, is_installed
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "landscape"
 
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """A model file and how to call it.
+    """A model and how to call it.
 
-    ``input_size`` is ``(width, height)`` of the model input. The built-in models
-    take RGB float32 in [0, 1] and return a one-channel person probability.
+    ``input_size`` is ``(width, height)`` of the model input, ``(0, 0)`` when only
+    the model file knows it. ``manifest`` has everything else.
     """
 
     name: str
     path: Path
     input_size: tuple[int, int]
     description: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class _BuiltIn:
-    filename: str
-    input_size: tuple[int, int]
-    description: str
-
-
-BUILTIN_MODELS: dict[str, _BuiltIn] = {
-    "landscape": _BuiltIn(
-        "selfie_segmentation_landscape.tflite",
-        (256, 144),
-        "MediaPipe selfie segmentation, landscape 256x144 (default; fits 16:9 webcams)",
-    ),
-    "general": _BuiltIn(
-        "selfie_segmentation.tflite",
-        (256, 256),
-        "MediaPipe selfie segmentation, general 256x256",
-    ),
-}
-
-DEFAULT_MODEL = "landscape"
+    manifest: ModelManifest | None = None
 
 
 def mediapipe_model_dir() -> Path:
@@ -71,31 +69,132 @@ def mediapipe_model_dir() -> Path:
     )
 
 
-def resolve_model(name_or_path: str) -> ModelInfo:
-    """Turn ``--model`` (a built-in name or a ``.tflite`` path) into a :class:`ModelInfo`.
+@functools.lru_cache(maxsize=1)
+def builtin_manifests() -> dict[str, ModelManifest]:
+    """The project's own manifests (``models/*.toml``), by lower-case name."""
+    from segcam.resources import models_dir
 
-    For a path, ``input_size`` is ``(0, 0)``: the engine reads the real size from the file.
-    """
-    key = name_or_path.strip().lower()
-    if key in BUILTIN_MODELS:
-        b = BUILTIN_MODELS[key]
-        path = mediapipe_model_dir() / b.filename
-        if not path.is_file():
-            raise ModelError(f"built-in model {key!r} is missing from mediapipe: {path}")
-        return ModelInfo(key, path, b.input_size, b.description)
-    path = Path(os.path.expanduser(name_or_path))
-    if path.suffix.lower() == ".tflite" or path.exists() or os.sep in name_or_path:
-        if not path.exists():
-            raise ModelError(f"model file not found: {name_or_path}")
-        if not path.is_file():
-            raise ModelError(f"model path is not a file: {name_or_path}")
-        return ModelInfo(path.stem, path, (0, 0), f"user model {path}")
+    out: dict[str, ModelManifest] = {}
+    folder = models_dir()
+    if folder.is_dir():
+        for p in sorted(folder.glob("*.toml")):
+            m = load_manifest(p, kind="builtin")
+            out[m.name.lower()] = m
+    # The default model first, then by name.
+    return dict(sorted(out.items(), key=lambda kv: (kv[0] != DEFAULT_MODEL, kv[0])))
+
+
+class _BuiltinNames(Mapping[str, ModelManifest]):
+    """``BUILTIN_MODELS``: the built-in manifests by name, read on first use."""
+
+    def __getitem__(self, key: str) -> ModelManifest:
+        return builtin_manifests()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(builtin_manifests())
+
+    def __len__(self) -> int:
+        return len(builtin_manifests())
+
+
+BUILTIN_MODELS: Mapping[str, ModelManifest] = _BuiltinNames()
+
+
+def user_models_dir() -> Path:
+    """Where users put their own manifests: ``<user data folder>/models``."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("segcam")) / "models"
+
+
+def user_manifests() -> tuple[dict[str, ModelManifest], dict[Path, ModelError]]:
+    """The user folder's manifests by lower-case name, and the ones that failed to load."""
+    found: dict[str, ModelManifest] = {}
+    broken: dict[Path, ModelError] = {}
+    folder = user_models_dir()
+    if not folder.is_dir():
+        return found, broken
+    for p in sorted(folder.glob("*.toml")):
+        try:
+            m = load_manifest(p, kind="user")
+        except ModelError as e:
+            broken[p] = e
+            continue
+        found.setdefault(m.name.lower(), m)
+    return found, broken
+
+
+def info_from_manifest(m: ModelManifest) -> ModelInfo:
+    """A :class:`ModelInfo` for ``m``, once its model file is known to exist."""
+    if m.path is None:
+        if m.file.startswith("package:mediapipe/"):
+            mediapipe_model_dir()  # raises the install hint
+        package = m.file.split(":", 1)[1].split("/", 1)[0]
+        raise ModelError(
+            f"model {m.name!r} is inside the Python package {package!r}, which is not "
+            f"installed: pip install {package}"
+        )
+    if not m.path.exists():
+        if m.origin == "builtin" and m.file.startswith("package:mediapipe/"):
+            mediapipe_model_dir()
+            raise ModelError(f"built-in model {m.name!r} is missing from mediapipe: {m.path}")
+        where = f" (file in {m.source})" if m.source else ""
+        raise ModelError(f"model file not found: {m.path}{where}")
+    if not m.path.is_file():
+        raise ModelError(f"model path is not a file: {m.path}")
+    return ModelInfo(m.name, m.path, m.input_size, m.description, m)
+
+
+def resolve_model(name_or_path: str) -> ModelInfo:
+    """Turn ``--model`` (a name, a manifest or a model file) into a :class:`ModelInfo`."""
+    text = name_or_path.strip()
+    key = text.lower()
+    if not key:
+        raise ModelError("empty model name: use one of " + ", ".join(BUILTIN_MODELS))
+    builtin = builtin_manifests()
+    if key in builtin:
+        return info_from_manifest(builtin[key])
+    looks_like_path = (
+        os.sep in text
+        or "/" in text
+        or Path(text).suffix.lower() in (".toml", ".tflite", ".onnx")
+        or Path(os.path.expanduser(text)).exists()
+    )
+    if not looks_like_path:
+        users, broken = user_manifests()
+        if key in users:
+            return info_from_manifest(users[key])
+        for p, err in broken.items():
+            if p.stem.lower() == key:
+                raise err
+    if looks_like_path:
+        return _resolve_path(text)
     if key.split(":", 1)[0] == "bgsub":
         raise ModelError(
             f"{name_or_path!r} is background subtraction, not a model file: "
             "it works as --model bgsub only"
         )
+    users, _ = user_manifests()
+    names = list(builtin) + [n for n in users if n not in builtin]
     raise ModelError(
-        f"unknown model {name_or_path!r}: use one of {', '.join(BUILTIN_MODELS)}, "
-        "bgsub (static background subtraction, no model) or a path to a .tflite file"
+        f"unknown model {name_or_path!r}: use one of {', '.join(names)}, "
+        "bgsub (static background subtraction, no model), a manifest (.toml) or a .tflite file "
+        "('segcam models list' shows them)"
     )
+
+
+def _resolve_path(text: str) -> ModelInfo:
+    path = Path(os.path.expanduser(text))
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        return info_from_manifest(load_manifest(path))
+    if not path.exists():
+        raise ModelError(f"model file not found: {text}")
+    if not path.is_file():
+        raise ModelError(f"model path is not a file: {text}")
+    if suffix == ".onnx":
+        raise ModelError(
+            f'{text}: an ONNX model needs a manifest (engine = "onnx") that says how to '
+            "call it; see models/README.md"
+        )
+    return info_from_manifest(bare_tflite_manifest(path))
