@@ -1,4 +1,4 @@
-"""The TOML config file shared by the CLI (and, later, the desktop app).
+"""The TOML config file shared by the CLI and the desktop app.
 
 Location: ``$SEGCAM_CONFIG`` if set, else ``config.toml`` in the platform's user
 config folder (``~/.config/segcam/`` on Linux), or ``--config PATH``. Keys::
@@ -7,16 +7,35 @@ config folder (``~/.config/segcam/`` on Linux), or ``--config PATH``. Keys::
     threads = 1
     background = "blur:12"       # same forms as --background
     filters = "default"          # same syntax as --filters
+    accelerator = "cpu"          # cpu, gpu or auto (same as --accelerator)
+
+The desktop app also keeps its own state here (the CLI ignores these keys)::
+
+    source = "auto"              # last input: a camera index or device, demo, a file
+    mirror = true                # mirror the preview
+    threshold = 0.6              # mask threshold slider (centre of the smoothstep)
+    blur_strength = 12.0         # the gallery's blur entry, 1..100
+    background_colour = "#00b140"  # the gallery's solid colour entry
+    backgrounds = ["/home/me/beach.jpg"]  # images and videos added to the gallery
+    window = "1280x800+40+30"    # window geometry, WxH+X+Y (", maximized" may follow)
 
 Options given on the command line win over the file. Loading is strict: an
 unknown key or an invalid value is a :class:`~segcam.errors.ConfigError` that
-names the file and the key, never a silently ignored setting.
+names the file and the key, never a silently ignored setting. The desktop app
+writes the file with :func:`update` (atomically: a temporary file, then a
+rename) and, when it finds the file corrupt, keeps a copy and starts from the
+defaults (:func:`load_or_reset`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 import os
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +53,23 @@ KEYS: dict[str, tuple[type, Any]] = {
     "threads": (int, 1),
     "background": (str, "blur"),
     "filters": (str, "default"),
+    "accelerator": (str, "cpu"),
+    # The desktop app's state (see the module docstring).
+    "source": (str, "auto"),
+    "mirror": (bool, True),
+    "threshold": (float, 0.6),
+    "blur_strength": (float, 12.0),
+    "background_colour": (str, "#00b140"),
+    "backgrounds": (list, []),
+    "window": (str, ""),
+}
+
+_EXPECTED = {
+    int: "an integer",
+    str: "a string",
+    bool: "true or false",
+    float: "a number",
+    list: "a list of strings",
 }
 
 
@@ -83,12 +119,133 @@ def load(path: str | Path | None = None) -> FileSettings:
             raise ConfigError(
                 f"unknown setting {key!r} in {p}: valid settings are {', '.join(KEYS)}"
             )
-        kind = KEYS[key][0]
-        if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
-            expected = "an integer" if kind is int else "a string"
-            raise ConfigError(f"invalid {key} = {value!r} in {p}: expected {expected}")
-        values[key] = value
+        if not _type_ok(KEYS[key][0], value):
+            raise ConfigError(
+                f"invalid {key} = {value!r} in {p}: expected {_EXPECTED[KEYS[key][0]]}"
+            )
+        values[key] = float(value) if KEYS[key][0] is float else value
     return FileSettings(p, values)
+
+
+def _type_ok(kind: type, value: Any) -> bool:
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is float:
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    if kind is list:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, kind)
+
+
+def _toml_value(value: Any) -> str:
+    """One value in TOML syntax (the types of :data:`KEYS` only)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text if any(c in text for c in ".en") else text + ".0"
+    if isinstance(value, str):
+        # JSON's escapes (\", \\, \n, \uXXXX ...) are all valid in a TOML basic string.
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to the config file")
+
+
+_HEADER = (
+    "# segcam settings, shared by the command line and the desktop app.\n"
+    "# The desktop app rewrites this file when it closes: edit it while segcam is not running.\n"
+)
+
+
+def dumps(values: dict[str, Any]) -> str:
+    """The config file text for ``values`` (known keys only, in :data:`KEYS` order)."""
+    lines = [_HEADER]
+    for key in KEYS:
+        if key in values:
+            value = values[key]
+            if not _type_ok(KEYS[key][0], value):
+                raise ConfigError(
+                    f"cannot save {key} = {value!r}: expected {_EXPECTED[KEYS[key][0]]}"
+                )
+            lines.append(f"{key} = {_toml_value(value)}\n")
+    unknown = sorted(set(values) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"cannot save unknown setting(s) {', '.join(unknown)}")
+    return "".join(lines)
+
+
+def write(values: dict[str, Any], path: str | Path | None = None) -> Path:
+    """Replace the config file with ``values``, atomically (a reader never sees half a file)."""
+    p = Path(path) if path is not None else default_path()
+    text = dumps(values)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, p)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+    except OSError as e:
+        raise ConfigError(f"cannot save settings to {p}: {e.strerror or e}") from None
+    return p
+
+
+def update(changes: dict[str, Any], path: str | Path | None = None) -> Path:
+    """Merge ``changes`` into the config file and write it; keys it does not name are kept.
+
+    A value of None removes the key (back to the built-in default). The existing
+    file is read strictly: a corrupt file raises :class:`ConfigError` (the desktop
+    app calls :func:`load_or_reset` first, which repairs it).
+    """
+    p = Path(path) if path is not None else default_path()
+    values = dict(load(p).values) if p.exists() else {}
+    for key, value in changes.items():
+        if value is None:
+            values.pop(key, None)
+        else:
+            values[key] = value
+    return write(values, p)
+
+
+def load_or_reset(path: str | Path | None = None) -> tuple[FileSettings, str | None]:
+    """:func:`load`, but a corrupt file is set aside and replaced with the defaults.
+
+    Returns the settings and, when the file was reset, a one-line message saying
+    what was wrong and where the old file went (``config.toml.bak-YYYYmmdd-HHMMSS``).
+    A missing ``--config`` file is still an error, as for the CLI.
+    """
+    try:
+        return load(path), None
+    except ConfigError as e:
+        p = Path(path) if path is not None else default_path()
+        if not p.exists():
+            raise
+        return FileSettings(p, {}), reset(p, str(e))
+
+
+def reset(path: str | Path, reason: str) -> str:
+    """Move a bad config file aside, write a fresh one with the defaults; return a message."""
+    p = Path(path)
+    backup = p.with_name(f"{p.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while backup.exists():
+        n += 1
+        backup = p.with_name(f"{p.name}.bak-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+    try:
+        os.replace(p, backup)
+    except OSError as e:
+        raise ConfigError(f"{reason}; and it cannot be moved aside: {e.strerror or e}") from None
+    write({}, p)
+    return f"{reason}. It was saved as {backup.name} and segcam started from the default settings."
 
 
 def pipeline_settings(args: Any, *, background: str | None = None):
@@ -108,6 +265,7 @@ def pipeline_settings(args: Any, *, background: str | None = None):
         "threads": fs.get("threads", args.threads),
         "background": background or fs.get("background", getattr(args, "background", None)),
         "filters": fs.get("filters", args.filters),
+        "accelerator": fs.get("accelerator", getattr(args, "accelerator", None)),
     }
     try:
         filters = parse_chain(chosen["filters"])
@@ -122,6 +280,7 @@ def pipeline_settings(args: Any, *, background: str | None = None):
             threads=chosen["threads"],
             background=parse_background(chosen["background"]),
             filters=filters,
+            accelerator=chosen["accelerator"],
         )
     except ConfigError as e:
         from_file = [k for k in chosen if k in fs.values and getattr(args, k, None) is None]

@@ -17,6 +17,18 @@ Containers, chosen by the output's extension:
     and PyAV (codec ``libvpx-vp9``) read back with the alpha.
 a folder, or a pattern with ``%d`` ending in ``.png``
     A PNG sequence (BGRA when transparent); each file is written atomically.
+``rtmp://`` / ``rtmps://`` URLs
+    A live stream: H.264 + AAC in FLV, as streaming services and OBS take it.
+``udp://`` / ``srt://`` URLs
+    A live stream: H.264 + AAC in MPEG-TS (188-byte packets, seven per datagram).
+    SRT needs an FFmpeg built with libsrt; PyAV's wheels have none, so that case is
+    one clear error.
+
+Streams are paced like a camera: the writer thread sends each frame when its
+presentation time comes, measured from the first frame, so a video file goes out
+in real time too (and a file job waits for the stream instead of racing ahead).
+They use x264's zerolatency tuning, a keyframe every two seconds and a capped
+bitrate. Connection problems are one-line errors at start.
 
 Audio of a video-file input is carried over: copied when the container accepts
 the codec, otherwise re-encoded (AAC, or Opus for WebM), and cut at the last
@@ -30,10 +42,14 @@ streams a full queue drops the frame (counted); file jobs block instead.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
+import socket
 import tempfile
 import threading
+import time
+import urllib.parse
 from fractions import Fraction
 
 import av
@@ -41,7 +57,7 @@ import cv2
 import numpy as np
 
 from segcam.channels import END, BoundedQueue, Closed
-from segcam.errors import InputError, OutputError, one_line
+from segcam.errors import InputError, OutputError, SegcamError, one_line
 from segcam.frame import Frame
 from segcam.sinks.base import StreamInfo
 
@@ -55,15 +71,96 @@ _AUDIO_COPY_OK = {
     "mp4": {"aac", "mp3", "alac", "opus", "flac", "ac3"},
     "matroska": {"aac", "mp3", "opus", "vorbis", "flac", "ac3", "pcm_s16le", "alac"},
     "webm": {"opus", "vorbis"},
+    "flv": {"aac", "mp3"},
+    "mpegts": {"aac", "mp3", "ac3", "mp2"},
 }
-_AUDIO_FALLBACK = {"mp4": "aac", "matroska": "aac", "webm": "libopus"}
+_AUDIO_FALLBACK = {
+    "mp4": "aac",
+    "matroska": "aac",
+    "webm": "libopus",
+    "flv": "aac",
+    "mpegts": "aac",
+}
+
+# Network outputs: URL scheme -> container.
+STREAM_FORMATS = {"rtmp": "flv", "rtmps": "flv", "udp": "mpegts", "srt": "mpegts"}
+_DEFAULT_PORTS = {"rtmp": 1935, "rtmps": 443}
+_CONNECT_TIMEOUT_S = 5.0
+_STREAM_STOP_TIMEOUT_S = 5.0
+_TS_PACKETS_PER_DATAGRAM = 1316  # 7 x 188-byte MPEG-TS packets: fits an Ethernet MTU
 
 
 def describe_formats() -> str:
     return (
         ".mp4 (fragmented, H.264), .mkv (Matroska, H.264), .webm (VP9, keeps alpha), "
-        "or a folder of PNGs"
+        "a folder of PNGs, or a stream URL (rtmp://, udp://, srt://)"
     )
+
+
+def is_stream_url(path: str) -> bool:
+    """True for an output that is a network stream (``scheme://...``), not a file."""
+    return "://" in path
+
+
+def display_name(path: str) -> str:
+    """``path`` as it may be shown and logged: a stream URL loses its secrets.
+
+    An RTMP URL's last path part is the stream key, which gives anyone who sees it
+    the right to broadcast on the channel; passwords in URLs are hidden too.
+    """
+    if not is_stream_url(path):
+        return os.path.abspath(path)
+    parts = urllib.parse.urlsplit(path)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    route = parts.path
+    if parts.scheme.lower() in ("rtmp", "rtmps") and route.count("/") >= 2:
+        route = route.rsplit("/", 1)[0] + "/***"
+    query = (
+        "?***"
+        if "passphrase" in parts.query.lower()
+        else (f"?{parts.query}" if parts.query else "")
+    )
+    return f"{parts.scheme}://{netloc}{route}{query}"
+
+
+def check_stream_url(url: str, *, transparent: bool = False) -> tuple[str, str, int | None]:
+    """Validate a stream URL; return ``(scheme, host, port)``. One-line errors.
+
+    The host name is resolved here, so a typo fails before the model loads.
+    """
+    shown = display_name(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise OutputError(f"invalid stream URL {shown}: {e}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in STREAM_FORMATS:
+        raise OutputError(
+            f"unsupported stream URL {shown}: use rtmp:// or rtmps:// (FLV), "
+            "udp:// or srt:// (MPEG-TS)"
+        )
+    if transparent:
+        raise OutputError(
+            "a stream (H.264) cannot carry transparency: choose a background other than none"
+        )
+    host = parts.hostname or ""
+    if scheme in ("udp", "srt") and port is None:
+        raise OutputError(f"invalid stream URL {shown}: give a port, e.g. {scheme}://HOST:5000")
+    if not host and not (scheme == "srt" and "mode=listener" in parts.query):
+        raise OutputError(f"invalid stream URL {shown}: no host")
+    if scheme in ("rtmp", "rtmps") and parts.path.strip("/").count("/") < 1:
+        raise OutputError(
+            f"invalid stream URL {shown}: an RTMP URL is rtmp://HOST[:PORT]/APP/STREAM_KEY"
+        )
+    if host:
+        try:
+            socket.getaddrinfo(host, port or _DEFAULT_PORTS.get(scheme, 0))
+        except (socket.gaierror, UnicodeError) as e:
+            raise OutputError(f"cannot stream to {shown}: unknown host {host} ({e})") from None
+    return scheme, host, port
 
 
 def _is_png_sequence(path: str) -> bool:
@@ -82,6 +179,9 @@ def check_output_path(path: str, *, transparent: bool = False) -> None:
     """
     if not path:
         raise OutputError("no output path given")
+    if is_stream_url(path):
+        check_stream_url(path, transparent=transparent)
+        return
     if _is_png_sequence(path):
         folder = path if "%" not in os.path.basename(path) else os.path.dirname(path) or "."
         parent = (
@@ -153,7 +253,9 @@ class Recorder:
     def start(self, info: StreamInfo) -> None:
         check_output_path(self.path, transparent=info.transparent)
         self._live = info.live
-        if _is_png_sequence(self.path):
+        if is_stream_url(self.path):
+            self._writer = _AvWriter(self.path, info, crf=self.crf, preset=self.preset)
+        elif _is_png_sequence(self.path):
             self._writer = _PngWriter(self.path, info)
         else:
             self._writer = _AvWriter(self.path, info, crf=self.crf, preset=self.preset)
@@ -192,10 +294,11 @@ class Recorder:
                 self.frames_written += 1
         except BaseException as e:  # surfaced through .error; the pipeline reports it
             log.debug("recorder failed", exc_info=True)
+            verb = "streaming" if is_stream_url(self.path) else "recording"
             self.error = (
                 e
-                if isinstance(e, OutputError)
-                else OutputError(f"recording to {self.path} failed: {one_line(e)}")
+                if isinstance(e, SegcamError)
+                else OutputError(f"{verb} to {display_name(self.path)} failed: {one_line(e)}")
             )
             self._queue.discard()
 
@@ -207,13 +310,24 @@ class Recorder:
             self._stopped = True
         self._queue.close()
         if self._thread is not None:
-            self._thread.join()
+            # A stream's peer may stop reading and leave the writer blocked in a send
+            # that FFmpeg gives no timeout for; give up on it rather than hang.
+            self._thread.join(_STREAM_STOP_TIMEOUT_S if is_stream_url(self.path) else None)
+            if self._thread.is_alive():
+                if self.error is None:
+                    self.error = OutputError(
+                        f"the stream to {display_name(self.path)} stalled (the receiver stopped "
+                        "reading); gave up"
+                    )
+                return
         if self._writer is not None:
             try:
                 self._writer.close(self.frames_written)
             except Exception as e:
                 if self.error is None:
-                    self.error = OutputError(f"finishing {self.path} failed: {one_line(e)}")
+                    self.error = OutputError(
+                        f"finishing {display_name(self.path)} failed: {one_line(e)}"
+                    )
 
 
 class _PngWriter:
@@ -248,8 +362,13 @@ class _AvWriter:
 
     def __init__(self, path: str, info: StreamInfo, *, crf: int, preset: str) -> None:
         self.path = path
-        ext = os.path.splitext(path)[1].lower()
-        self.format = {".mkv": "matroska", ".webm": "webm"}.get(ext, "mp4")
+        self.stream_url = is_stream_url(path)
+        if self.stream_url:
+            scheme = urllib.parse.urlsplit(path).scheme.lower()
+            self.format = STREAM_FORMATS[scheme]
+        else:
+            ext = os.path.splitext(path)[1].lower()
+            self.format = {".mkv": "matroska", ".webm": "webm"}.get(ext, "mp4")
         w, h = info.size
         # 4:2:0 chroma needs even dimensions; drop the odd last row/column.
         self.width, self.height = w - w % 2, h - h % 2
@@ -258,19 +377,26 @@ class _AvWriter:
         self.transparent = info.transparent
         fps = info.fps if info.fps and info.fps > 0 else 30.0
         rate = Fraction(fps).limit_denominator(1001)
-        gop = max(1, round(fps))
+        # Streams: a keyframe every 2 s, as streaming services ask; files: every second.
+        gop = max(1, round(fps * (2 if self.stream_url else 1)))
         container_options = {"flush_packets": "1"}
         if self.format == "mp4":
             container_options["movflags"] = "frag_keyframe+empty_moov+default_base_moof"
         elif self.format in ("matroska", "webm"):
             container_options["cluster_time_limit"] = "1000"
+        elif self.format == "flv":
+            # A live FLV cannot seek back to fill in the duration at the end.
+            container_options["flvflags"] = "no_duration_filesize"
+        target = path
+        if self.stream_url:
+            target = _prepare_stream(path)
         try:
             self.container = av.open(
-                path, mode="w", format=self.format, container_options=container_options
+                target, mode="w", format=self.format, container_options=container_options
             )
         except (av.error.FFmpegError, OSError) as e:
             raise OutputError(
-                f"cannot create {path}: {getattr(e, 'strerror', None) or e}"
+                f"cannot create {display_name(path)}: {getattr(e, 'strerror', None) or e}"
             ) from None
         try:
             if self.format == "webm":
@@ -287,16 +413,30 @@ class _AvWriter:
                 stream = self.container.add_stream("libx264", rate=rate)
                 stream.pix_fmt = "yuv420p"
                 opts = {"preset": preset, "crf": str(crf)}
-                if info.live:
+                if info.live or self.stream_url:
                     # No lookahead or B-frames: frames reach the file at once, so a
                     # killed live recording loses at most the current fragment.
                     opts["tune"] = "zerolatency"
+                if self.stream_url:
+                    # Cap the bitrate (about 0.1 bit per pixel) so a scene change
+                    # cannot burst past what the link carries.
+                    kbps = max(500, round(self.width * self.height * fps * 0.1 / 1000))
+                    opts.update({"maxrate": f"{kbps}k", "bufsize": f"{kbps}k"})
                 stream.options = opts
             stream.width, stream.height = self.width, self.height
             stream.codec_context.time_base = _TIME_BASE
             stream.codec_context.gop_size = gop
             self.stream = stream
             self.audio = _AudioCarry.open(info.media_path, self.container, self.format)
+            if self.stream_url:
+                # Connect now, in the caller's thread, so a refused connection is an
+                # error at start rather than after the first frame.
+                self.container.start_encoding()
+        except av.error.FFmpegError as e:
+            self.container.close()
+            if self.stream_url:
+                raise OutputError(_stream_error(path, e)) from None
+            raise
         except Exception:
             self.container.close()
             raise
@@ -304,6 +444,8 @@ class _AvWriter:
         self._last_pts: int | None = None
         self._end_time = 0.0
         self._frame_step = 1.0 / fps
+        # Live pacing (streams): wall-clock time of the first frame, and its media time.
+        self._clock: tuple[float, float] | None = None
 
     def prepare(self, image: np.ndarray, pts_s: float) -> av.VideoFrame:
         """Copy the output into a PyAV frame (runs on the worker thread)."""
@@ -320,6 +462,8 @@ class _AvWriter:
 
     def write(self, vf: av.VideoFrame) -> None:
         t = float(vf.pts * _TIME_BASE)
+        if self.stream_url:
+            self._pace(t)
         self._end_time = t + self._frame_step
         if self.audio is not None:
             self.audio.mux_until(t)
@@ -337,10 +481,74 @@ class _AvWriter:
             if self.audio is not None:
                 self.audio.close()
             self.container.close()
-            if not frames_written:
+            if not frames_written and not self.stream_url:
                 # Never leave an empty file that looks like a recording.
                 with contextlib.suppress(OSError):
                     os.remove(self.path)
+
+    def _pace(self, t: float) -> None:
+        """Wait until media time ``t`` is due on the wall clock (writer thread).
+
+        A frame that is already late goes at once; when the stream falls more than
+        half a second behind (a slow machine, a blocked link) the clock is re-anchored
+        rather than sending a burst to catch up.
+        """
+        now = time.monotonic()
+        if self._clock is None:
+            self._clock = (now, t)
+            return
+        wall0, media0 = self._clock
+        delay = wall0 + (t - media0) - now
+        if delay > 0:
+            time.sleep(delay)
+        elif delay < -0.5:
+            self._clock = (now, t)
+
+
+def _prepare_stream(url: str) -> str:
+    """Check that the receiver can be reached and complete the URL for FFmpeg.
+
+    FFmpeg opens the connection with no timeout we can set (and PyAV holds the GIL
+    meanwhile, so no thread of ours can give up on it), so for RTMP to another machine
+    a plain TCP connect with a 5 s limit comes first: an unreachable host fails in
+    seconds, with one line, instead of after the system's TCP timeout of minutes. A
+    loopback connect is refused or accepted at once, so it is not probed (the probe
+    would also take the one connection a single-client receiver accepts). UDP gets
+    MPEG-TS-sized datagrams unless the URL sets ``pkt_size``.
+    """
+    scheme, host, port = check_stream_url(url)
+    shown = display_name(url)
+    if scheme in ("rtmp", "rtmps") and not _is_loopback(host):
+        port = port or _DEFAULT_PORTS[scheme]
+        try:
+            with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S):
+                pass
+        except OSError as e:
+            reason = "timed out" if isinstance(e, TimeoutError) else (e.strerror or str(e))
+            raise OutputError(f"cannot connect to {shown}: {reason}") from None
+    if scheme == "udp" and "pkt_size=" not in url:
+        url += ("&" if "?" in url else "?") + f"pkt_size={_TS_PACKETS_PER_DATAGRAM}"
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def _stream_error(url: str, err: av.error.FFmpegError) -> str:
+    shown = display_name(url)
+    if isinstance(err, av.error.ProtocolNotFoundError):
+        scheme = urllib.parse.urlsplit(url).scheme
+        return (
+            f"cannot stream to {shown}: the installed PyAV's FFmpeg has no {scheme}:// support"
+            + (" (it needs libsrt); use udp:// or rtmp:// instead" if scheme == "srt" else "")
+        )
+    reason = getattr(err, "strerror", None) or one_line(err)
+    return f"cannot stream to {shown}: {reason}"
 
 
 class _AudioCarry:
