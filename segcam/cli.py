@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
         "MP4, .mkv is H.264 in Matroska; both stay playable if segcam is killed mid-way "
         "(everything up to the last second is kept). .webm is VP9 and keeps the alpha "
         "channel with --background none; a folder (or a path like out/%%05d.png) gets a PNG "
-        "sequence. The audio of an input video is kept. Ctrl+C stops and finalises the file.",
+        "sequence. The audio of an input video is kept. Ctrl+C stops and finalises the file. "
+        "A stream URL (rtmp://, udp://, srt://) streams live instead, paced in real time.",
     )
     add_source_options(rec)
     rec.add_argument(
@@ -142,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         metavar="OUT",
         help="output file (default: segcam-DATE-TIME.mp4 in the current folder, .webm with "
-        "--background none)",
+        "--background none), or a stream URL: rtmp:// or rtmps:// (FLV), udp://HOST:PORT or "
+        "srt:// (MPEG-TS), sent in real time",
     )
     rec.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
     rec.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of video")
