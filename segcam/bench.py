@@ -263,26 +263,23 @@ def run_offline(
     )
 
 
-class LatencySink:
-    """Records capture-to-sink latency of every frame it receives (worker thread)."""
+class LatencySink(_CopySink):
+    """Copies each output (as a preview would) and records its capture-to-sink
+    latency and compose time (worker thread)."""
 
     error: BaseException | None = None
     dropped = 0
 
     def __init__(self) -> None:
+        super().__init__()
         self.latencies: list[float] = []
         self.compose: list[float] = []
-        self._buf: np.ndarray | None = None
 
     def start(self, info) -> None:
         pass
 
     def submit(self, frame: Frame) -> None:
-        out = frame.output
-        assert out is not None
-        if self._buf is None or self._buf.shape != out.shape:
-            self._buf = np.empty_like(out)
-        np.copyto(self._buf, out)
+        super().submit(frame)
         self.latencies.append(time.monotonic() - frame.t_capture)
         self.compose.append(sum(frame.timings.get(s, 0.0) for s in BenchResult.COMPOSE))
 
