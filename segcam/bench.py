@@ -348,7 +348,8 @@ def run_live(
         cpu0 = proc.cpu_times()
         worker_cpu0 = pipeline.stats.worker_cpu
         rss0 = proc.memory_info().rss
-        in0, out0 = pipeline.stats.frames_in, pipeline.stats.frames_out
+        out0 = pipeline.stats.frames_out  # before frames_in: a frame may be in flight
+        in0 = pipeline.stats.frames_in
         drops0 = pipeline.drops()
         t0 = time.monotonic()
         while not pipeline.done and time.monotonic() - t0 < duration:
@@ -358,7 +359,8 @@ def run_live(
         cpu1 = proc.cpu_times()
         worker_cpu1 = pipeline.stats.worker_cpu
         rss1 = proc.memory_info().rss
-        in1, out1 = pipeline.stats.frames_in, pipeline.stats.frames_out
+        out1 = pipeline.stats.frames_out  # before frames_in: a frame may be in flight
+        in1 = pipeline.stats.frames_in
         drops1 = pipeline.drops()
     finally:
         pipeline.stop()

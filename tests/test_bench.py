@@ -41,7 +41,7 @@ def test_bench_json_has_the_documented_keys(capsys) -> None:
     )
     for key in ("compose_ms", "frame_ms", "reference_ms", "ratio"):
         assert isinstance(data[key], float) and data[key] > 0, key
-    assert STAGES <= set(data["stages"]) and all(v > 0 for v in data["stages"].values())
+    assert set(data["stages"]) >= STAGES and all(v > 0 for v in data["stages"].values())
     assert data["resolution"] == "320x180"
     assert data["background"] == "blur:12" and data["model"] == "landscape"
     assert data["frame_ms"] > data["compose_ms"]
@@ -86,7 +86,7 @@ def test_bench_live_reports_latency_drops_cpu_and_memory(capsys) -> None:
     data = _bench_json(
         capsys, "--live", "--input", "demo", "--resolution", "320x180", "--duration", "1.5"
     )
-    assert data["frames_out"] > 0 and data["frames_in"] >= data["frames_out"]
+    assert data["frames_in"] > 0 and data["frames_out"] > 0 and data["fps_out"] > 0
     assert 0 < data["latency_p50_ms"] <= data["latency_p95_ms"]
     assert data["compose_p50_ms"] > 0
     assert data["compose_cpu_percent"] > 0 and data["process_cpu_percent"] > 0
