@@ -22,10 +22,10 @@ def settings_for(args: Any, *, live: bool, background: str | None = None) -> Pip
     from segcam.settings_file import load, pipeline_settings
 
     settings = pipeline_settings(args, background=background)
-    chosen = getattr(args, "filters", None) is not None or "filters" in load(
-        getattr(args, "config", None)
-    ).values
+    chosen = (
+        getattr(args, "filters", None) is not None
+        or "filters" in load(getattr(args, "config", None)).values
+    )
     if live and not chosen and not settings.model.lower().startswith("bgsub"):
         settings = dataclasses.replace(settings, filters=parse_chain(LIVE_CHAIN))
     return settings
-

@@ -29,7 +29,6 @@ LIVE_CHAIN = "temporal,smoothstep:lo=0.4:hi=0.8,refine:detail=2"
 NAMED_CHAINS = {"default": DEFAULT_CHAIN, "live": LIVE_CHAIN}
 
 
-
 class MaskChain:
     """Instances of the chain's mask filters, in order. One per worker thread."""
 
