@@ -317,6 +317,33 @@ class LiveResult:
         return d
 
 
+@dataclass(frozen=True)
+class _Sample:
+    """Counters of a live run at one moment; a result is the difference of two."""
+
+    t: float
+    cpu: float
+    worker_cpu: float
+    rss: int
+    frames_in: int
+    frames_out: int
+    drops: dict[str, int]
+
+    @classmethod
+    def take(cls, proc, pipeline) -> _Sample:
+        times = proc.cpu_times()
+        frames_out = pipeline.stats.frames_out  # before frames_in: a frame may be in flight
+        return cls(
+            t=time.monotonic(),
+            cpu=times.user + times.system,
+            worker_cpu=pipeline.stats.worker_cpu,
+            rss=proc.memory_info().rss,
+            frames_in=pipeline.stats.frames_in,
+            frames_out=frames_out,
+            drops=pipeline.drops(),
+        )
+
+
 def run_live(
     source: Source,
     settings: PipelineSettings,
@@ -345,45 +372,34 @@ def run_live(
     try:
         stop_event.wait(warmup)
         n0 = len(sink.latencies)
-        cpu0 = proc.cpu_times()
-        worker_cpu0 = pipeline.stats.worker_cpu
-        rss0 = proc.memory_info().rss
-        out0 = pipeline.stats.frames_out  # before frames_in: a frame may be in flight
-        in0 = pipeline.stats.frames_in
-        drops0 = pipeline.drops()
-        t0 = time.monotonic()
-        while not pipeline.done and time.monotonic() - t0 < duration:
+        start = _Sample.take(proc, pipeline)
+        while not pipeline.done and time.monotonic() - start.t < duration:
             if stop_event.wait(0.2):
                 break
-        seconds = time.monotonic() - t0
-        cpu1 = proc.cpu_times()
-        worker_cpu1 = pipeline.stats.worker_cpu
-        rss1 = proc.memory_info().rss
-        out1 = pipeline.stats.frames_out  # before frames_in: a frame may be in flight
-        in1 = pipeline.stats.frames_in
-        drops1 = pipeline.drops()
+        end = _Sample.take(proc, pipeline)
     finally:
         pipeline.stop()
     if pipeline.error is not None:
         raise pipeline.error
     lat = sink.latencies[n0:]
     comp = sink.compose[n0:]
-    cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+    seconds = end.t - start.t
+    frames_in, frames_out = end.frames_in - start.frames_in, end.frames_out - start.frames_out
     return LiveResult(
-        frames_in=in1 - in0,
-        frames_out=out1 - out0,
-        dropped={k: drops1[k] - drops0.get(k, 0) for k in drops1},
+        frames_in=frames_in,
+        frames_out=frames_out,
+        dropped={k: v - start.drops.get(k, 0) for k, v in end.drops.items()},
         latency_p50_ms=percentile_ms(lat, 50),
         latency_p95_ms=percentile_ms(lat, 95),
         compose_p50_ms=percentile_ms(comp, 50),
         compose_p95_ms=percentile_ms(comp, 95),
-        compose_cpu_percent=100.0 * (worker_cpu1 - worker_cpu0) / seconds,
-        process_cpu_percent=100.0 * cpu / seconds,
-        rss_start_mb=rss0 / 2**20,
-        rss_end_mb=rss1 / 2**20,
+        compose_cpu_percent=100.0 * (end.worker_cpu - start.worker_cpu) / seconds,
+        process_cpu_percent=100.0 * (end.cpu - start.cpu) / seconds,
+        rss_start_mb=start.rss / 2**20,
+        rss_end_mb=end.rss / 2**20,
         seconds=seconds,
-        fps_in=(in1 - in0) / seconds,
-        fps_out=(out1 - out0) / seconds,
+        fps_in=frames_in / seconds,
+        fps_out=frames_out / seconds,
         resolution=source.size,
         background=settings.background.describe(),
         model=settings.model,

@@ -100,10 +100,7 @@ def _offline(args, settings, resolution) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
         return EXIT_OK
-    print(
-        f"{data['resolution']}, background {data['background']}, model {data['model']}, "
-        f"filters {data['filters'] or 'none'}; {data['frames']} frames of {source.name}"
-    )
+    _headline(data, f"{data['frames']} frames of {source.name}")
     print(f"{'stage':<14}{'p50 ms':>9}{'p95 ms':>9}")
     for stage in ("capture", "segment", "mask_filters", "composite", "output"):
         if stage in result.segcam.times:
@@ -140,10 +137,7 @@ def _live(args, settings, resolution, fps) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return EXIT_OK
-    print(
-        f"{result['resolution']}, background {result['background']}, model {result['model']}, "
-        f"filters {result['filters'] or 'none'}; {result['seconds']:.1f} s live"
-    )
+    _headline(result, f"{result['seconds']:.1f} s live")
     print(f"frames in/out     {result['frames_in']} / {result['frames_out']}")
     print(f"fps in/out        {result['fps_in']:.1f} / {result['fps_out']:.1f}")
     print(f"dropped           {result['dropped']}")
@@ -161,3 +155,10 @@ def _live(args, settings, resolution, fps) -> int:
         f"({result['rss_growth_percent']:+.2f}%)"
     )
     return EXIT_OK
+
+
+def _headline(data: dict, what: str) -> None:
+    print(
+        f"{data['resolution']}, background {data['background']}, model {data['model']}, "
+        f"filters {data['filters'] or 'none'}; {what}"
+    )

@@ -104,7 +104,8 @@ class Temporal:
         g8 = self._g8 = reuse(self._g8, (h, w), np.uint8)
         cv2.cvtColor(small, cv2.COLOR_BGR2GRAY, dst=g8)
         gray = self._gray = reuse(self._gray, (h, w))
-        cv2.GaussianBlur(g8.astype(np.float32), (5, 5), 0, dst=gray)
+        gray[...] = g8
+        cv2.GaussianBlur(gray, (5, 5), 0, dst=gray)
         if self._prev is None or self._prev.shape != mask.shape or self._prev_gray is None:
             self._prev = mask.copy()
             self._prev_gray, self._gray = gray, None
