@@ -84,7 +84,7 @@ class Compositor:
             cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=out)
         else:
             assert self._background is not None
-            background = self._background.render(image, alpha)
+            background = self._background.render(image, alpha, frame.pyramid)
             fg = image
             for f in self.foreground_filters:
                 fg = f(fg, background, alpha, frame)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from segcam.scratch import Pyramid
+
 
 @dataclass(slots=True)
 class Frame:
@@ -41,6 +43,7 @@ class Frame:
         output: the composited image: BGR uint8, or BGRA uint8 for transparent output.
         timings: seconds spent per stage, e.g. ``{"segment": 0.0015}``.
         stamps: ``time.monotonic()`` when the frame left each stage or reached each sink.
+        pyramid: reductions of ``image`` shared by the filters (see :meth:`shrunk`).
     """
 
     seq: int
@@ -54,12 +57,24 @@ class Frame:
     output: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
     stamps: dict[str, float] = field(default_factory=dict)
+    pyramid: Pyramid | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> tuple[int, int]:
         """``(width, height)`` of the captured image."""
         h, w = self.image.shape[:2]
         return w, h
+
+    def shrunk(self, size: tuple[int, int]) -> np.ndarray:
+        """``image`` area-averaged to ``size`` = (width, height), shared by every filter.
+
+        The processor binds its :class:`~segcam.scratch.Pyramid` to the frame, so
+        the reductions are views of buffers it owns, valid until it processes
+        the next frame (worker thread only). A frame nobody bound gets its own.
+        """
+        if self.pyramid is None:
+            self.pyramid = Pyramid().bind(self.image)
+        return self.pyramid.shrink(size)
 
     def stamp(self, stage: str) -> None:
         """Record that the frame has just passed ``stage``."""

@@ -47,6 +47,26 @@ if numba is not None:
                 v = np.uint16(fg[j + c]) * av + np.uint16(bg[j + c]) * inv + np.uint16(128)
                 out[j + c] = np.uint8((v + (v >> np.uint16(8))) >> np.uint16(8))
 
+    @numba.njit(nogil=True, boundscheck=False, cache=True)
+    def _halve3(src, dst):  # pragma: no cover - compiled
+        # rows of interleaved BGR; a literal channel count lets LLVM vectorise
+        h, n = dst.shape
+        for y in range(h):
+            r0 = src[2 * y]
+            r1 = src[2 * y + 1]
+            d = dst[y]
+            for x in range(n // 3):
+                j = 6 * x
+                for c in range(3):
+                    v = (
+                        np.uint16(r0[j + c])
+                        + np.uint16(r0[j + 3 + c])
+                        + np.uint16(r1[j + c])
+                        + np.uint16(r1[j + 3 + c])
+                        + np.uint16(2)
+                    )
+                    d[3 * x + c] = np.uint8(v >> np.uint16(2))
+
 
 def has_fast_kernels() -> bool:
     return numba is not None
@@ -62,6 +82,23 @@ def blend(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, out: np.ndarray) ->
         return _blend_opencv(fg, bg, alpha, out)
     _blend3(_flat(fg), _flat(bg), _flat(alpha), _flat(out))
     return out
+
+
+def halve(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """``dst`` = the 2x2 mean of ``src`` (rounded half up), i.e. OpenCV's ``INTER_AREA``
+    at exactly half size, bit for bit; returns ``dst``.
+
+    ``src`` is uint8 ``(2h, 2w)`` or ``(2h, 2w, C)``, ``dst`` ``(h, w[, C])``. Three
+    channels take the fused kernel (about 2/3 of OpenCV's time at 720p); other
+    layouts are already fast in OpenCV.
+    """
+    if numba is not None and src.ndim == 3 and src.shape[2] == 3 and src.flags.c_contiguous:
+        h, w = dst.shape[:2]
+        if src.shape[:2] == (2 * h, 2 * w) and dst.flags.c_contiguous:
+            _halve3(src.reshape(2 * h, -1), dst.reshape(h, -1))
+            return dst
+    cv2.resize(src, dst.shape[1::-1], dst=dst, interpolation=cv2.INTER_AREA)
+    return dst
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
@@ -93,4 +130,5 @@ def warm_up() -> None:
         return
     tiny = np.zeros((2, 2, 3), np.uint8)
     blend(tiny, tiny, np.zeros((2, 2), np.uint8), tiny.copy())
+    halve(tiny, np.empty((1, 1, 3), np.uint8))
     _warm = True

@@ -19,6 +19,7 @@ from segcam.filters.chain import MaskChain
 from segcam.frame import Frame
 from segcam.inference import segmenter_for
 from segcam.inference.segmenter import Segmenter
+from segcam.scratch import Pyramid
 
 
 class Processor:
@@ -43,6 +44,7 @@ class Processor:
         self.segmenter.reset()
         self.chain = MaskChain(settings.filters)
         self.compositor = Compositor(settings.background, settings.filters)
+        self._pyramid = Pyramid()
 
     def apply(self, settings: PipelineSettings) -> None:
         """Switch to a new settings snapshot, rebuilding only what changed."""
@@ -68,6 +70,7 @@ class Processor:
     def process(self, frame: Frame) -> Frame:
         """Set ``small``, ``mask``, ``mask_seq``, ``alpha`` and ``output``; record timings."""
         t0 = time.perf_counter()
+        frame.pyramid = self._pyramid.bind(frame.image)
         frame.mask = self.segmenter.segment(frame.image)
         frame.small = self.segmenter.last_small.copy()
         frame.mask_seq = frame.seq

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -53,3 +54,55 @@ def test_non_contiguous_input_is_refused() -> None:
     fg = np.zeros((10, 20, 3), np.uint8)
     with pytest.raises(ValueError, match="contiguous"):
         kernels.blend(fg[:, ::2], fg[:, ::2], np.zeros((10, 10), np.uint8), fg[:, ::2].copy())
+
+
+@pytest.mark.parametrize("shape", [(720, 1280, 3), (90, 160, 3), (64, 48)])
+def test_halve_is_the_exact_two_by_two_mean(shape) -> None:
+    """Bit for bit OpenCV's INTER_AREA at half size, i.e. the 2x2 mean rounded half up."""
+    rng = np.random.default_rng(3)
+    src = rng.integers(0, 256, shape, dtype=np.uint8)
+    h, w = shape[0] // 2, shape[1] // 2
+    out = np.empty((h, w, *shape[2:]), np.uint8)
+    kernels.halve(src, out)
+    s = src.astype(np.int32)
+    mean = (s[0::2, 0::2] + s[1::2, 0::2] + s[0::2, 1::2] + s[1::2, 1::2] + 2) // 4
+    assert np.array_equal(out, mean)
+    assert np.array_equal(out, cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA))
+
+
+def test_pyramid_computes_each_level_once_and_shares_it(monkeypatch) -> None:
+    from segcam import scratch
+
+    calls: list[tuple[int, ...]] = []
+    real = scratch.halve
+
+    def counting(src, dst):
+        calls.append(src.shape)
+        return real(src, dst)
+
+    monkeypatch.setattr(scratch, "halve", counting)
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)
+    pyr = scratch.Pyramid().bind(image)
+    half = pyr.shrink((640, 360))
+    eighth = pyr.shrink((160, 90))
+    assert pyr.shrink((640, 360)) is half  # served again, not recomputed
+    assert calls == [(720, 1280, 3), (360, 640, 3), (180, 320, 3)]
+    assert np.array_equal(half, cv2.resize(image, (640, 360), interpolation=cv2.INTER_AREA))
+    # Chained exact halvings are the exact 8x8 mean up to the rounding of each step.
+    direct = cv2.resize(image, (160, 90), interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(eighth.astype(int) - direct).max() <= 1
+    odd = pyr.shrink((100, 60))  # not a halving: area resize from the 320x180 level
+    assert odd.shape == (60, 100, 3)
+    assert pyr.shrink((1280, 720)) is image
+    # A new frame invalidates everything.
+    other = np.zeros_like(image)
+    assert not pyr.bind(other).shrink((640, 360)).any()
+
+
+def test_a_frame_without_a_processor_shrinks_itself() -> None:
+    from segcam.frame import Frame
+
+    image = np.full((72, 128, 3), 200, np.uint8)
+    frame = Frame(0, image, 0.0)
+    assert np.array_equal(frame.shrunk((32, 18)), np.full((18, 32, 3), 200, np.uint8))

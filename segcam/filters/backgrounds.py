@@ -24,14 +24,20 @@ import numpy as np
 from segcam.config import MAX_DIMENSION, BackgroundSpec
 from segcam.errors import InputError, one_line
 from segcam.imaging import cover_fit, load_image
-from segcam.scratch import Scratch, shrink_area
+from segcam.scratch import Pyramid, Scratch, shrink_area
 
 log = logging.getLogger(__name__)
 
 
 class Background(Protocol):
-    def render(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        """Return a BGR uint8 background of the same size as ``frame``."""
+    def render(
+        self, frame: np.ndarray, alpha: np.ndarray, pyramid: Pyramid | None = None
+    ) -> np.ndarray:
+        """Return a BGR uint8 background of the same size as ``frame``.
+
+        ``pyramid``, when given, is bound to ``frame``: reductions of the frame
+        come from it rather than from a fresh downscale.
+        """
         ...
 
 
@@ -51,7 +57,9 @@ class ImageBackground:
             )
         self._fitted: np.ndarray | None = None
 
-    def render(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    def render(
+        self, frame: np.ndarray, alpha: np.ndarray, pyramid: Pyramid | None = None
+    ) -> np.ndarray:
         h, w = frame.shape[:2]
         if self._fitted is None or self._fitted.shape[:2] != (h, w):
             self._fitted = cover_fit(self._image, (w, h))
@@ -65,7 +73,9 @@ class ColourBackground:
         self.bgr = bgr
         self._canvas: np.ndarray | None = None
 
-    def render(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    def render(
+        self, frame: np.ndarray, alpha: np.ndarray, pyramid: Pyramid | None = None
+    ) -> np.ndarray:
         if self._canvas is None or self._canvas.shape != frame.shape:
             self._canvas = np.empty_like(frame)
             self._canvas[...] = self.bgr
@@ -113,14 +123,18 @@ class BlurBackground:
         self._sigma_small = max(0.5, sigma / self._factor)
         self._out = np.empty(shape, np.uint8)
 
-    def render(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    def render(
+        self, frame: np.ndarray, alpha: np.ndarray, pyramid: Pyramid | None = None
+    ) -> np.ndarray:
         if self._out is None or self._out.shape != frame.shape:
             self._prepare(frame.shape)
         assert self._out is not None
         h, w = frame.shape[:2]
         sw, sh = self._small_size
         buf = self._scratch
-        small = shrink_area(frame, (sw, sh), buf, "frame")
+        if pyramid is None:
+            pyramid = Pyramid(buf, "frame").bind(frame)
+        small = pyramid.shrink((sw, sh))
         a_small = shrink_area(alpha, (sw, sh), buf, "alpha")
         a_dil = buf("a_dil", (sh, sw))
         cv2.dilate(a_small, self._kernel, dst=a_dil)
@@ -222,7 +236,9 @@ class VideoBackground:
             self._stream.thread_type = "AUTO"
         self._iter = self._container.decode(self._stream)
 
-    def render(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    def render(
+        self, frame: np.ndarray, alpha: np.ndarray, pyramid: Pyramid | None = None
+    ) -> np.ndarray:
         h, w = frame.shape[:2]
         vf = self._pending if self._pending is not None else self._next()
         self._pending = None

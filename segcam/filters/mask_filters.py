@@ -13,7 +13,7 @@ import numpy as np
 
 from segcam.filters.base import Param, register
 from segcam.frame import Frame
-from segcam.scratch import Scratch, reuse, shrink_area
+from segcam.scratch import Scratch, reuse
 
 
 @register(
@@ -297,11 +297,12 @@ class Refine:
         sw, sh = max(8, w // self.scale), max(8, h // self.scale)
         r = max(1, round(self.radius * (h / 720.0) / self.scale))
         ksize = (2 * r + 1, 2 * r + 1)
-        # Luminance at the detail resolution (shrink colour first: fewer pixels to convert).
-        small_bgr = shrink_area(image, (dw, dh), buf, "bgr")
+        # Luminance at the detail and fit resolutions, from the frame's shared
+        # reductions (shrinking colour first leaves fewer pixels to convert).
         gray = buf("gray", (dh, dw), np.uint8)
-        cv2.cvtColor(small_bgr, cv2.COLOR_BGR2GRAY, dst=gray)
-        g_small = shrink_area(gray, (sw, sh), buf, "g")
+        cv2.cvtColor(frame.shrunk((dw, dh)), cv2.COLOR_BGR2GRAY, dst=gray)
+        g_small = buf("g", (sh, sw), np.uint8)
+        cv2.cvtColor(frame.shrunk((sw, sh)), cv2.COLOR_BGR2GRAY, dst=g_small)
         guide = buf("I", (sh, sw), np.float32)
         guide[...] = g_small
         guide *= 1.0 / 255.0
