@@ -67,6 +67,21 @@ if numba is not None:
                     )
                     d[3 * x + c] = np.uint8(v >> np.uint16(2))
 
+    @numba.njit(nogil=True, boundscheck=False, cache=True, fastmath=False)
+    def _temporal(mask, prev, gray, prev_gray, inv_motion, w_still, out):  # pragma: no cover
+        n = mask.size
+        total = 0.0
+        for i in range(n):
+            total += gray[i] - prev_gray[i]
+        shift = np.float32(total / n)
+        lo = np.float32(w_still)
+        inv = np.float32(inv_motion)
+        for i in range(n):
+            d = prev[i]
+            w = max(abs(gray[i] - prev_gray[i] - shift) * inv, lo)
+            w = max(w, (abs(mask[i] - d) - np.float32(0.3)) * np.float32(2.5))
+            out[i] = d + (mask[i] - d) * min(w, np.float32(1.0))
+
 
 def has_fast_kernels() -> bool:
     return numba is not None
@@ -101,6 +116,46 @@ def halve(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return dst
 
 
+def temporal_blend(
+    mask: np.ndarray,
+    prev: np.ndarray,
+    gray: np.ndarray,
+    prev_gray: np.ndarray,
+    motion: float,
+    w_still: float,
+    out: np.ndarray,
+) -> np.ndarray:
+    """The motion-adaptive update of :class:`~segcam.filters.mask_filters.Temporal`.
+
+    All float32 arrays of one shape; ``out = prev + w·(mask − prev)`` with
+    ``w = clamp(max(|Δgray − mean Δgray| / motion, w_still, 2.5·(|mask − prev| − 0.3)), ≤ 1)``.
+    One pass for the mean and one for the rest, instead of a dozen array operations.
+    """
+    if numba is None:
+        return _temporal_numpy(mask, prev, gray, prev_gray, motion, w_still, out)
+    _temporal(
+        _flat(mask), _flat(prev), _flat(gray), _flat(prev_gray), 1.0 / motion, w_still, _flat(out)
+    )
+    return out
+
+
+def _temporal_numpy(mask, prev, gray, prev_gray, motion, w_still, out):
+    diff = gray - prev_gray
+    diff -= float(diff.mean())
+    w = np.abs(diff, out=diff)
+    w *= np.float32(1.0 / motion)
+    np.maximum(w, np.float32(w_still), out=w)
+    jump = np.abs(mask - prev)
+    jump -= np.float32(0.3)
+    jump *= np.float32(2.5)
+    np.maximum(w, jump, out=w)
+    np.minimum(w, np.float32(1.0), out=w)
+    np.subtract(mask, prev, out=out)
+    out *= w
+    out += prev
+    return out
+
+
 def _flat(a: np.ndarray) -> np.ndarray:
     if not a.flags.c_contiguous:
         raise ValueError("the fused kernels need C-contiguous arrays")
@@ -131,4 +186,6 @@ def warm_up() -> None:
     tiny = np.zeros((2, 2, 3), np.uint8)
     blend(tiny, tiny, np.zeros((2, 2), np.uint8), tiny.copy())
     halve(tiny, np.empty((1, 1, 3), np.uint8))
+    m = np.zeros((2, 2), np.float32)
+    temporal_blend(m, m, m, m, 1.0, 0.5, m.copy())
     _warm = True

@@ -106,3 +106,23 @@ def test_a_frame_without_a_processor_shrinks_itself() -> None:
     image = np.full((72, 128, 3), 200, np.uint8)
     frame = Frame(0, image, 0.0)
     assert np.array_equal(frame.shrunk((32, 18)), np.full((18, 32, 3), 200, np.uint8))
+
+
+def test_fused_temporal_update_matches_the_array_version() -> None:
+    rng = np.random.default_rng(5)
+    shape = (144, 256)
+    mask, prev = rng.random(shape, np.float32), rng.random(shape, np.float32)
+    gray = (rng.random(shape, np.float32) * 255).astype(np.float32)
+    prev_gray = gray + rng.normal(4.0, 3.0, shape).astype(np.float32)  # brightness shift + noise
+    fused, plain = np.empty(shape, np.float32), np.empty(shape, np.float32)
+    kernels.temporal_blend(mask, prev, gray, prev_gray, 6.0, 0.4, fused)
+    kernels._temporal_numpy(mask, prev, gray, prev_gray, 6.0, 0.4, plain)
+    assert np.abs(fused - plain).max() < 1e-5
+    # The update stays between the previous and the new mask.
+    assert np.all(fused >= np.minimum(mask, prev) - 1e-6)
+    assert np.all(fused <= np.maximum(mask, prev) + 1e-6)
+    # A still, unchanged image keeps w_still of the new mask.
+    kernels.temporal_blend(mask, prev, gray, gray, 6.0, 0.4, fused)
+    jump = np.abs(mask - prev) < 0.3
+    expected = prev + 0.4 * (mask - prev)
+    assert np.allclose(fused[jump], expected[jump], atol=1e-6)

@@ -13,6 +13,7 @@ import numpy as np
 
 from segcam.filters.base import Param, register
 from segcam.frame import Frame
+from segcam.kernels import temporal_blend
 from segcam.scratch import Scratch, reuse
 
 
@@ -91,8 +92,6 @@ class Temporal:
         self._prev_gray: np.ndarray | None = None
         self._gray: np.ndarray | None = None
         self._g8: np.ndarray | None = None
-        self._diff: np.ndarray | None = None
-        self._w: np.ndarray | None = None
         self._out: np.ndarray | None = None
 
     def __call__(self, mask: np.ndarray, frame: Frame) -> np.ndarray:
@@ -110,24 +109,10 @@ class Temporal:
             self._prev = mask.copy()
             self._prev_gray, self._gray = gray, None
             return self._prev
-        diff = self._diff = reuse(self._diff, (h, w))
-        wgt = self._w = reuse(self._w, (h, w))
+        out = self._out = reuse(self._out, (h, w))
         # Motion = local change beyond the frame's overall brightness change, so
         # auto-exposure and flickering lights do not count as movement.
-        cv2.subtract(gray, self._prev_gray, dst=diff)
-        diff -= float(diff.mean())
-        np.abs(diff, out=diff)
-        cv2.multiply(diff, 1.0 / self.motion, dst=wgt)
-        np.maximum(wgt, self.w_still, out=wgt)
-        cv2.absdiff(mask, self._prev, dst=diff)
-        diff -= 0.3
-        diff *= 2.5
-        np.maximum(wgt, diff, out=wgt)
-        np.minimum(wgt, 1.0, out=wgt)
-        out = self._out = reuse(self._out, (h, w))
-        cv2.subtract(mask, self._prev, dst=out)
-        cv2.multiply(out, wgt, dst=out)
-        cv2.add(out, self._prev, dst=out)
+        temporal_blend(mask, self._prev, gray, self._prev_gray, self.motion, self.w_still, out)
         # Swap buffers: this output is the next frame's "previous".
         self._prev, self._out = out, self._prev
         self._prev_gray, self._gray = gray, self._prev_gray
