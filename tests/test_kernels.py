@@ -126,3 +126,30 @@ def test_fused_temporal_update_matches_the_array_version() -> None:
     jump = np.abs(mask - prev) < 0.3
     expected = prev + 0.4 * (mask - prev)
     assert np.allclose(fused[jump], expected[jump], atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(360, 640), (5, 7), (1, 1)])
+def test_exact_2x_upsample_is_within_one_grey_level_of_the_float_bilinear(shape) -> None:
+    rng = np.random.default_rng(6)
+    src = rng.integers(0, 256, shape, dtype=np.uint8)
+    h, w = shape
+    out = np.empty((2 * h, 2 * w), np.uint8)
+    kernels.upsample(src, out)
+
+    # float bilinear, centre-aligned, edges clamped
+    def axis(n):
+        pos = np.clip((np.arange(2 * n) + 0.5) / 2 - 0.5, 0, n - 1)
+        i0 = np.floor(pos).astype(int)
+        return i0, np.minimum(i0 + 1, n - 1), pos - i0
+
+    y0, y1, fy = axis(h)
+    x0, x1, fx = axis(w)
+    s = src.astype(np.float64)
+    rows = s[y0] * (1 - fy)[:, None] + s[y1] * fy[:, None]
+    exact = rows[:, x0] * (1 - fx) + rows[:, x1] * fx
+    assert np.abs(out - exact).max() <= 1.0
+    # Other sizes go through OpenCV.
+    odd = np.empty((3 * h, 3 * w), np.uint8)
+    assert np.array_equal(
+        kernels.upsample(src, odd), cv2.resize(src, (3 * w, 3 * h), interpolation=cv2.INTER_LINEAR)
+    )

@@ -13,7 +13,7 @@ import numpy as np
 
 from segcam.filters.base import Param, register
 from segcam.frame import Frame
-from segcam.kernels import temporal_blend
+from segcam.kernels import temporal_blend, upsample
 from segcam.scratch import Scratch, reuse
 
 
@@ -321,9 +321,7 @@ class Refine:
         cv2.add(a_d, b_d, dst=alpha_d, dtype=cv2.CV_8U)
         if (dw, dh) == (w, h):
             return alpha_d
-        alpha = buf("alpha", (h, w), np.uint8)
-        cv2.resize(alpha_d, (w, h), dst=alpha, interpolation=cv2.INTER_LINEAR)
-        return alpha
+        return upsample(alpha_d, buf("alpha", (h, w), np.uint8))
 
 
 @register(
