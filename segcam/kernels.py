@@ -121,6 +121,33 @@ if numba is not None:
             w = max(w, (abs(mask[i] - d) - np.float32(0.3)) * np.float32(2.5))
             out[i] = d + (mask[i] - d) * min(w, np.float32(1.0))
 
+    @numba.njit(nogil=True, boundscheck=False, cache=True)
+    def _linear_apply2(a, b, gray, out):  # pragma: no cover - compiled
+        # out = sat(A·gray + B) with A, B the exact-2x bilinear upsample of a, b
+        # (weights 3/4 and 1/4, edges clamped), without materialising A and B.
+        h, w = a.shape
+        ra = np.empty(w + 2, np.float32)
+        rb = np.empty(w + 2, np.float32)
+        q, t = np.float32(0.25), np.float32(0.75)
+        for y in range(2 * h):
+            i = y // 2
+            j = max(i - 1, 0) if y % 2 == 0 else min(i + 1, h - 1)
+            for x in range(w):
+                ra[x + 1] = t * a[i, x] + q * a[j, x]
+                rb[x + 1] = t * b[i, x] + q * b[j, x]
+            ra[0], ra[w + 1] = ra[1], ra[w]
+            rb[0], rb[w + 1] = rb[1], rb[w]
+            g = gray[y]
+            o = out[y]
+            for x in range(w):
+                for k in range(2):
+                    n = x + 2 * k  # left neighbour for the even output, right for the odd
+                    av = t * ra[x + 1] + q * ra[n]
+                    bv = t * rb[x + 1] + q * rb[n]
+                    v = av * np.float32(g[2 * x + k]) + bv
+                    v = min(max(v, np.float32(0.0)), np.float32(255.0))
+                    o[2 * x + k] = np.uint8(np.rint(v))
+
 
 def has_fast_kernels() -> bool:
     return numba is not None
@@ -170,6 +197,37 @@ def halve(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
             return dst
     cv2.resize(src, dst.shape[1::-1], dst=dst, interpolation=cv2.INTER_AREA)
     return dst
+
+
+def linear_apply(
+    a: np.ndarray,
+    b: np.ndarray,
+    gray: np.ndarray,
+    out: np.ndarray,
+    work: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """``out = saturate(round(A·gray + B))``, where ``A, B`` are ``a, b`` (float32)
+    upsampled bilinearly to ``gray``'s size (uint8); returns ``out`` (uint8).
+
+    The last step of the guided filter. When ``gray`` is exactly twice the size
+    of ``a``, one fused pass; otherwise two resizes into ``work`` (two float32
+    arrays of ``gray``'s shape, allocated when not given), a multiply and an add.
+    """
+    h, w = a.shape
+    shapes_fit = gray.shape == (2 * h, 2 * w) and out.shape == gray.shape
+    arrays = (a, b, gray, out)
+    if numba is not None and shapes_fit and all(x.flags.c_contiguous for x in arrays):
+        _linear_apply2(a, b, gray, out)
+        return out
+    if work is None:
+        work = (np.empty(gray.shape, np.float32), np.empty(gray.shape, np.float32))
+    big_a, big_b = work
+    size = gray.shape[::-1]
+    cv2.resize(a, size, dst=big_a, interpolation=cv2.INTER_LINEAR)
+    cv2.resize(b, size, dst=big_b, interpolation=cv2.INTER_LINEAR)
+    cv2.multiply(gray, big_a, dst=big_a, dtype=cv2.CV_32F)
+    cv2.add(big_a, big_b, dst=out, dtype=cv2.CV_8U)
+    return out
 
 
 def temporal_blend(
@@ -250,6 +308,8 @@ def warm_up() -> None:
     blend(tiny, tiny, np.zeros((2, 2), np.uint8), tiny.copy())
     halve(tiny, np.empty((1, 1, 3), np.uint8))
     upsample(tiny[:, :, 0].copy(), np.empty((4, 4), np.uint8))
+    f = np.zeros((2, 2), np.float32)
+    linear_apply(f, f, np.zeros((4, 4), np.uint8), np.empty((4, 4), np.uint8))
     m = np.zeros((2, 2), np.float32)
     temporal_blend(m, m, m, m, 1.0, 0.5, m.copy())
     _warm = True

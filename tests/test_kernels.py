@@ -153,3 +153,22 @@ def test_exact_2x_upsample_is_within_one_grey_level_of_the_float_bilinear(shape)
     assert np.array_equal(
         kernels.upsample(src, odd), cv2.resize(src, (3 * w, 3 * h), interpolation=cv2.INTER_LINEAR)
     )
+
+
+def test_fused_guided_filter_apply_equals_the_resize_multiply_add_version() -> None:
+    rng = np.random.default_rng(7)
+    a = rng.normal(0.0, 1.0, (90, 160)).astype(np.float32)
+    b = rng.normal(100.0, 80.0, (90, 160)).astype(np.float32)
+    gray = rng.integers(0, 256, (180, 320), dtype=np.uint8)
+    fused = kernels.linear_apply(a, b, gray, np.empty((180, 320), np.uint8))
+    big_a = cv2.resize(a, (320, 180), interpolation=cv2.INTER_LINEAR)
+    big_b = cv2.resize(b, (320, 180), interpolation=cv2.INTER_LINEAR)
+    plain = np.clip(np.rint(big_a * gray.astype(np.float32) + big_b), 0, 255)
+    assert np.abs(fused.astype(int) - plain).max() <= 1
+    assert (fused != plain).mean() < 1e-3  # float rounding of a few halves at most
+    # Not a 2x step: the resize path, with or without work buffers.
+    gray3 = rng.integers(0, 256, (270, 480), dtype=np.uint8)
+    work = (np.empty((270, 480), np.float32), np.empty((270, 480), np.float32))
+    one = kernels.linear_apply(a, b, gray3, np.empty((270, 480), np.uint8), work)
+    two = kernels.linear_apply(a, b, gray3, np.empty((270, 480), np.uint8))
+    assert np.array_equal(one, two)

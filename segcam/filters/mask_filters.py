@@ -13,7 +13,7 @@ import numpy as np
 
 from segcam.filters.base import Param, register
 from segcam.frame import Frame
-from segcam.kernels import temporal_blend, upsample
+from segcam.kernels import linear_apply, temporal_blend, upsample
 from segcam.scratch import Scratch, reuse
 
 
@@ -311,14 +311,11 @@ class Refine:
         cv2.boxFilter(a, -1, ksize, dst=a)
         cv2.boxFilter(b, -1, ksize, dst=b)
         b *= 255.0  # I is in [0, 255] from here on, alpha too
-        # At detail resolution: alpha = A·I + B, saturated to uint8 by the add itself.
-        a_d = buf("a_d", (dh, dw), np.float32)
-        b_d = buf("b_d", (dh, dw), np.float32)
-        cv2.resize(a, (dw, dh), dst=a_d, interpolation=cv2.INTER_LINEAR)
-        cv2.resize(b, (dw, dh), dst=b_d, interpolation=cv2.INTER_LINEAR)
-        cv2.multiply(gray, a_d, dst=a_d, dtype=cv2.CV_32F)
-        alpha_d = buf("alpha_d", (dh, dw), np.uint8)
-        cv2.add(a_d, b_d, dst=alpha_d, dtype=cv2.CV_8U)
+        # At detail resolution: alpha = A·I + B, with A and B upsampled on the fly.
+        work = None
+        if (dw, dh) != (2 * sw, 2 * sh):  # not the fused step: resize into buffers
+            work = (buf("A", (dh, dw), np.float32), buf("B", (dh, dw), np.float32))
+        alpha_d = linear_apply(a, b, gray, buf("alpha_d", (dh, dw), np.uint8), work)
         if (dw, dh) == (w, h):
             return alpha_d
         return upsample(alpha_d, buf("alpha", (h, w), np.uint8))
