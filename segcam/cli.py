@@ -205,13 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     flt.set_defaults(command="filters")
 
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"segcam.commands.{name}")
-        except ModuleNotFoundError as e:  # TEMPORARY while the modules are being written
-            if e.name != f"segcam.commands.{name}":
-                raise
-            continue
-        module.register(sub, common)
+        importlib.import_module(f"segcam.commands.{name}").register(sub, common)
     return parser
 
 
@@ -235,13 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except SystemExit as e:  # --help / --version
         return int(e.code or 0)
-    if not args.command and "gui" in COMMAND_MODULES:
+    if not args.command:
         # A bare ``segcam`` (global flags allowed) opens the desktop window.
         args = parser.parse_args([*(sys.argv[1:] if argv is None else argv), "gui"])
     _setup_logging(args.verbose, args.debug)
-    if not args.command:
-        parser.print_help()
-        return EXIT_USAGE
     try:
         if args.command == "record":
             from segcam.commands.record import run_record
