@@ -58,36 +58,32 @@ def test_real_window_on_xvfb_shows_moving_video(xserver, tmp_path):
     assert "preview:" in err  # closed normally on SIGTERM and reported its figures
 
 
+def _gui_error_line(env: dict[str, str]) -> str:
+    """Run ``segcam gui`` in ``env``; it must exit 2 with exactly one stderr line."""
+    out = subprocess.run(
+        [sys.executable, "-m", "segcam", "gui", "--input", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=str(REPO),
+    )
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    return lines[0]
+
+
 def test_without_a_display_gui_fails_in_one_line(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="xcb", SEGCAM_CONFIG=str(tmp_path / "c.toml"))
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
-    out = subprocess.run(
-        [sys.executable, "-m", "segcam", "gui", "--input", "demo"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=str(REPO),
-    )
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and "display" in lines[0], out.stderr
+    assert "display" in _gui_error_line(env)
 
 
 def test_an_unknown_qt_platform_fails_in_one_line(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="nosuch", SEGCAM_CONFIG=str(tmp_path / "c.toml"))
-    out = subprocess.run(
-        [sys.executable, "-m", "segcam", "gui", "--input", "demo"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=str(REPO),
-    )
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and 'no platform plugin "nosuch"' in lines[0], out.stderr
+    assert 'no platform plugin "nosuch"' in _gui_error_line(env)
 
 
 def test_bare_segcam_opens_the_window(capsys, monkeypatch):
