@@ -1,7 +1,10 @@
 """Put the person, given by ``frame.alpha``, onto the background.
 
 The blend runs in uint8 in one fused pass (:func:`segcam.kernels.blend`): it is
-the correctly rounded float blend, without float math or temporaries.
+the correctly rounded float blend, without float math or temporaries. Over a
+blur, when no frame filter needs the full-size background, the blend takes the
+blur at reduced height and stretches its rows as it goes
+(:func:`segcam.kernels.blend_stretched`, bit-identical).
 
 Frame filters from the chain hook in at three points (see
 :mod:`segcam.filters.base`): ``foreground`` filters adjust the person before the
@@ -27,7 +30,7 @@ from segcam.filters.backgrounds import make_background
 from segcam.filters.base import FilterSpec
 from segcam.filters.mask_filters import Bilinear
 from segcam.frame import Frame
-from segcam.kernels import blend, warm_up
+from segcam.kernels import blend, blend_stretched, warm_up
 
 __all__ = ["Compositor", "blend"]
 
@@ -52,6 +55,8 @@ class Compositor:
                 self.blend_filter = spec.build()
             elif stage == "post":
                 self.post_filters.append(spec.build())
+        # no frame filter needs the full-size background: a blur can stay short
+        self._plain = not (self.foreground_filters or self.blend_filter or self.post_filters)
 
     def _allocate(self, h: int, w: int) -> None:
         self._shape = (h, w)
@@ -84,6 +89,10 @@ class Compositor:
             cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=out)
         else:
             assert self._background is not None
+            if self._plain and hasattr(self._background, "render_rows"):
+                rows = self._background.render_rows(image, alpha, frame.pyramid)
+                frame.output = blend_stretched(image, rows, alpha, out)
+                return
             background = self._background.render(image, alpha, frame.pyramid)
             fg = image
             for f in self.foreground_filters:

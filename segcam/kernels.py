@@ -41,6 +41,32 @@ except ImportError:  # pragma: no cover - numba is a dependency; a broken instal
 
 
 if numba is not None:
+    # Row helpers are separate, never-inlined functions on purpose: LLVM vectorises
+    # a flat loop over one row reliably, but not the same loop nested in the frame
+    # loop (measured: 0.23 vs 0.89 ms for a 720p row mix).
+
+    @numba.njit(nogil=True, boundscheck=False, cache=True, inline="never")
+    def _spread3(ar, a3):  # pragma: no cover - compiled
+        # one alpha per pixel -> the same value for each of the pixel's three bytes
+        for x in range(ar.shape[0]):
+            v = ar[x]
+            a3[3 * x] = v
+            a3[3 * x + 1] = v
+            a3[3 * x + 2] = v
+
+    @numba.njit(nogil=True, boundscheck=False, cache=True, inline="never")
+    def _blend_row(f, b, a3, o):  # pragma: no cover - compiled
+        for k in range(o.shape[0]):
+            av = np.uint16(a3[k])
+            v = np.uint16(f[k]) * av + np.uint16(b[k]) * (np.uint16(255) - av) + np.uint16(128)
+            o[k] = np.uint8((v + (v >> np.uint16(8))) >> np.uint16(8))
+
+    @numba.njit(nogil=True, boundscheck=False, cache=True, inline="never")
+    def _mix_row(r0, r1, w0, w1, d):  # pragma: no cover - compiled
+        # d = round((r0·w0 + r1·w1) / 256), with w0 + w1 = 256 (uint16 weights)
+        for k in range(d.shape[0]):
+            v = np.uint16(r0[k]) * w0 + np.uint16(r1[k]) * w1 + np.uint16(128)
+            d[k] = np.uint8(v >> np.uint16(8))
 
     @numba.njit(nogil=True, boundscheck=False, cache=True)
     def _blend3(fg, bg, a, out):  # pragma: no cover - compiled
@@ -50,19 +76,25 @@ if numba is not None:
         h, w = a.shape
         a3 = np.empty(3 * w, np.uint8)
         for y in range(h):
-            ar = a[y]
-            for x in range(w):
-                v = ar[x]
-                a3[3 * x] = v
-                a3[3 * x + 1] = v
-                a3[3 * x + 2] = v
-            f = fg[y]
-            b = bg[y]
-            o = out[y]
-            for k in range(3 * w):
-                av = np.uint16(a3[k])
-                v = np.uint16(f[k]) * av + np.uint16(b[k]) * (np.uint16(255) - av) + np.uint16(128)
-                o[k] = np.uint8((v + (v >> np.uint16(8))) >> np.uint16(8))
+            _spread3(a[y], a3)
+            _blend_row(fg[y], bg[y], a3, out[y])
+
+    @numba.njit(nogil=True, boundscheck=False, cache=True)
+    def _stretch_rows(src, dst, upper, lower, w_upper, w_lower):  # pragma: no cover
+        for y in range(dst.shape[0]):
+            _mix_row(src[upper[y]], src[lower[y]], w_upper[y], w_lower[y], dst[y])
+
+    @numba.njit(nogil=True, boundscheck=False, cache=True)
+    def _blend3_stretched(fg, bg, a, out, upper, lower, w_upper, w_lower):  # pragma: no cover
+        # _blend3 with each background row mixed from two rows of the short ``bg``
+        # on the fly, so the full-size background is never written or read back.
+        h, w = a.shape
+        a3 = np.empty(3 * w, np.uint8)
+        b = np.empty(3 * w, np.uint8)
+        for y in range(h):
+            _mix_row(bg[upper[y]], bg[lower[y]], w_upper[y], w_lower[y], b)
+            _spread3(a[y], a3)
+            _blend_row(fg[y], b, a3, out[y])
 
     @numba.njit(nogil=True, boundscheck=False, cache=True)
     def _upsample2(src, dst):  # pragma: no cover - compiled
@@ -164,6 +196,75 @@ def blend(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, out: np.ndarray) ->
     h = alpha.shape[0]
     _blend3(_rows(fg, h), _rows(bg, h), _rows(alpha, h), _rows(out, h))
     return out
+
+
+def stretch_rows(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Centre-aligned linear interpolation of uint8 ``src`` (h, ...) along its first
+    axis to ``dst`` (H, ...), H ≥ h, the other axes equal; returns ``dst``.
+
+    With a width-stretched image as ``src``, this is the second half of a bilinear
+    enlargement: each output row is a fixed mix of two source rows (weights in
+    1/256), within one grey level of the float bilinear.
+    """
+    if numba is None:
+        return _stretch_rows_opencv(src, dst)
+    row_map = _row_map(src.shape[0], dst.shape[0])
+    _stretch_rows(_rows(src, src.shape[0]), _rows(dst, dst.shape[0]), *row_map)
+    return dst
+
+
+def blend_stretched(
+    fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, out: np.ndarray
+) -> np.ndarray:
+    """:func:`blend` over ``stretch_rows(bg)``, without materialising it; returns ``out``.
+
+    ``bg`` is ``(h, W, 3)`` with ``h`` ≤ the frame's height and the frame's width
+    (a background that is smooth along the height, like a blur). The result is
+    bit-identical to ``blend(fg, stretch_rows(bg, full), alpha, out)``, in about
+    the time of the blend alone. ``out`` may be ``fg``.
+    """
+    h = alpha.shape[0]
+    if numba is None:
+        full = _stretch_rows_opencv(bg, np.empty((h, *bg.shape[1:]), np.uint8))
+        return _blend_opencv(fg, full, alpha, out)
+    row_map = _row_map(bg.shape[0], h)
+    _blend3_stretched(
+        _rows(fg, h), _rows(bg, bg.shape[0]), _rows(alpha, h), _rows(out, h), *row_map
+    )
+    return out
+
+
+_ROW_MAPS: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+
+
+def _row_map(n_src: int, n_dst: int) -> tuple[np.ndarray, ...]:
+    """Centre-aligned linear interpolation from ``n_src`` rows to ``n_dst``: for each
+    output row, the two source rows mixed and their weights in 1/256 (uint16,
+    summing to 256), edges clamped; cached per size pair."""
+    key = (n_src, n_dst)
+    found = _ROW_MAPS.get(key)
+    if found is not None:
+        return found
+    if not 1 <= n_src <= n_dst:
+        raise ValueError(f"cannot stretch {n_src} rows to {n_dst}")
+    pos = np.clip((np.arange(n_dst) + 0.5) * (n_src / n_dst) - 0.5, 0.0, n_src - 1.0)
+    upper = np.floor(pos).astype(np.int64)
+    lower = np.minimum(upper + 1, n_src - 1)
+    w_lower = np.rint((pos - upper) * 256.0).astype(np.uint16)
+    w_upper = (256 - w_lower).astype(np.uint16)
+    found = _ROW_MAPS[key] = (upper, lower, w_upper, w_lower)
+    return found
+
+
+def _stretch_rows_opencv(src, dst):
+    flat = src.reshape(src.shape[0], -1)
+    cv2.resize(
+        flat,
+        (flat.shape[1], dst.shape[0]),
+        dst=dst.reshape(dst.shape[0], -1),
+        interpolation=cv2.INTER_LINEAR,
+    )
+    return dst
 
 
 def upsample(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -308,6 +409,8 @@ def warm_up() -> None:
     blend(tiny, tiny, np.zeros((2, 2), np.uint8), tiny.copy())
     halve(tiny, np.empty((1, 1, 3), np.uint8))
     upsample(tiny[:, :, 0].copy(), np.empty((4, 4), np.uint8))
+    stretch_rows(tiny, np.empty((3, 2, 3), np.uint8))
+    blend_stretched(tiny, tiny, np.zeros((3, 2), np.uint8), np.empty((3, 2, 3), np.uint8))
     f = np.zeros((2, 2), np.float32)
     linear_apply(f, f, np.zeros((4, 4), np.uint8), np.empty((4, 4), np.uint8))
     m = np.zeros((2, 2), np.float32)

@@ -172,3 +172,60 @@ def test_fused_guided_filter_apply_equals_the_resize_multiply_add_version() -> N
     one = kernels.linear_apply(a, b, gray3, np.empty((270, 480), np.uint8), work)
     two = kernels.linear_apply(a, b, gray3, np.empty((270, 480), np.uint8))
     assert np.array_equal(one, two)
+
+
+@pytest.mark.parametrize(
+    ("rows", "height", "width"),
+    [(90, 720, 64), (135, 1080, 48), (7, 30, 11), (1, 5, 3), (40, 40, 8)],
+)
+def test_row_stretch_is_within_one_grey_level_of_the_float_bilinear(rows, height, width) -> None:
+    rng = np.random.default_rng(rows)
+    src = rng.integers(0, 256, (rows, width, 3), dtype=np.uint8)
+    out = kernels.stretch_rows(src, np.empty((height, width, 3), np.uint8))
+    ref = cv2.resize(src.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(out - ref).max() <= 1.0
+    # A row stretch is the second half of a bilinear enlargement; the width
+    # stretch before it rounds to uint8 too, so two half-level roundings.
+    wide = cv2.resize(src[:, :4], (width, rows), interpolation=cv2.INTER_LINEAR)
+    full = kernels.stretch_rows(wide, np.empty((height, width, 3), np.uint8))
+    ref = cv2.resize(src[:, :4].astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(full - ref).max() < 1.5
+
+
+def test_blend_over_a_short_background_equals_blending_over_its_stretch() -> None:
+    rng = np.random.default_rng(11)
+    fg = rng.integers(0, 256, (96, 80, 3), dtype=np.uint8)
+    alpha = rng.integers(0, 256, (96, 80), dtype=np.uint8)
+    short = rng.integers(0, 256, (12, 80, 3), dtype=np.uint8)
+    full = kernels.stretch_rows(short, np.empty_like(fg))
+    two_steps = kernels.blend(fg, full, alpha, np.empty_like(fg))
+    fused = kernels.blend_stretched(fg, short, alpha, np.empty_like(fg))
+    assert np.array_equal(fused, two_steps)
+    assert np.abs(fused - _float_blend(fg, full, alpha)).max() <= 0.5
+
+
+def test_compositor_folds_the_blur_into_the_blend_only_when_nothing_else_needs_it() -> None:
+    """Over a blur with no frame filters the compositor blends over the short blur;
+    the picture is the one a blend over the full-size blur gives."""
+    from segcam.compositor import Compositor
+    from segcam.config import parse_background
+    from segcam.filters.backgrounds import BlurBackground
+    from segcam.filters.base import parse_chain
+    from segcam.frame import Frame
+
+    rng = np.random.default_rng(5)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (180, 320, 3), dtype=np.uint8), (0, 0), 3)
+    alpha = np.zeros((180, 320), np.uint8)
+    alpha[40:160, 100:220] = 255
+    alpha[40:160, 95:100] = 128
+    spec = parse_background("blur:12")
+    comp = Compositor(spec)
+    assert comp._plain
+    frame = Frame(0, image, 0.0)
+    frame.alpha = alpha
+    comp.process(frame)
+    background = BlurBackground(12).render(image, alpha)
+    expected = kernels.blend(image, background, alpha, np.empty_like(image))
+    assert np.array_equal(frame.output, expected)
+    # a post filter needs the full background: the plain path is not taken
+    assert not Compositor(spec, parse_chain("lightwrap"))._plain

@@ -24,6 +24,7 @@ import numpy as np
 from segcam.config import MAX_DIMENSION, BackgroundSpec
 from segcam.errors import InputError, one_line
 from segcam.imaging import cover_fit, load_image
+from segcam.kernels import stretch_rows
 from segcam.scratch import Pyramid, Scratch, shrink_area
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,22 @@ class Background(Protocol):
         come from it rather than from a fresh downscale.
         """
         ...
+
+
+class RowStretchable(Protocol):
+    """A background that is smooth along the height (a blur) may offer it short.
+
+    :meth:`render_rows` returns the background at the frame's width but fewer
+    rows; stretching its rows linearly to the frame's height
+    (:func:`segcam.kernels.stretch_rows`) gives exactly what :meth:`render`
+    returns. The compositor blends over the short form directly
+    (:func:`segcam.kernels.blend_stretched`) when nothing else needs the
+    full-size background, which saves writing and re-reading a full frame.
+    """
+
+    def render_rows(
+        self, frame: np.ndarray, alpha: np.ndarray, pyramid: Pyramid | None = None
+    ) -> np.ndarray: ...
 
 
 class ImageBackground:
@@ -103,7 +120,9 @@ class BlurBackground:
     1/f of the frame size (f = sigma/1.5, from 1 to 8) with sigma/f, in float32: the
     result has no detail above the blur's cut-off, so this looks the same as a
     full-size blur and costs about 1/f² as much. Full-resolution work is one
-    downscale of the frame and alpha and one bilinear upscale of the result.
+    downscale of the frame and alpha and one bilinear upscale of the result, done
+    as a width stretch on the few small rows and a row stretch (see
+    :class:`RowStretchable`), which the compositor can fold into its blend.
     """
 
     _EPS = 1e-3
@@ -111,7 +130,7 @@ class BlurBackground:
     def __init__(self, strength: float) -> None:
         self.strength = strength
         self._scratch = Scratch()
-        self._out: np.ndarray | None = None
+        self._shape: tuple[int, ...] | None = None
         self._factor = 1
         self._kernel = np.ones((3, 3), np.uint8)
 
@@ -121,15 +140,22 @@ class BlurBackground:
         self._factor = int(max(1, min(8, round(sigma / 1.5))))
         self._small_size = (max(1, w // self._factor), max(1, h // self._factor))
         self._sigma_small = max(0.5, sigma / self._factor)
-        self._out = np.empty(shape, np.uint8)
+        self._shape = shape
 
     def render(
         self, frame: np.ndarray, alpha: np.ndarray, pyramid: Pyramid | None = None
     ) -> np.ndarray:
-        if self._out is None or self._out.shape != frame.shape:
+        rows = self.render_rows(frame, alpha, pyramid)
+        return stretch_rows(rows, self._scratch("out", frame.shape))
+
+    def render_rows(
+        self, frame: np.ndarray, alpha: np.ndarray, pyramid: Pyramid | None = None
+    ) -> np.ndarray:
+        """The background at the frame's width and 1/f of its height (a buffer the
+        provider owns, valid until the next call)."""
+        if self._shape != frame.shape:
             self._prepare(frame.shape)
-        assert self._out is not None
-        h, w = frame.shape[:2]
+        w = frame.shape[1]
         sw, sh = self._small_size
         buf = self._scratch
         if pyramid is None:
@@ -152,8 +178,8 @@ class BlurBackground:
         np.divide(num, den[:, :, None], out=num)
         res = buf("res", (sh, sw, 3))
         cv2.convertScaleAbs(num, dst=res)  # rounds and saturates to uint8
-        cv2.resize(res, (w, h), dst=self._out, interpolation=cv2.INTER_LINEAR)
-        return self._out
+        wide = buf("wide", (sh, w, 3))
+        return cv2.resize(res, (w, sh), dst=wide, interpolation=cv2.INTER_LINEAR)
 
 
 class VideoBackground:
