@@ -42,6 +42,24 @@ def test_temporal_damps_noise_on_a_still_input():
     assert smooth_var < 0.5 * raw_var
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_temporal_never_decays_into_subnormals(fast, monkeypatch):
+    """A still background decays geometrically; below 1e-6 it must become 0, not
+    float32 subnormals (about 100x slower to compute on x86)."""
+    from segcam import kernels
+
+    if not fast:
+        monkeypatch.setattr(kernels, "numba", None)
+    small = np.full((36, 64, 3), 90, np.uint8)
+    temporal = Temporal(strength=0.6)
+    out = temporal(np.full((36, 64), 1e-3, np.float32), still_frame(0, small))
+    for t in range(1, 300):  # 1e-3 · 0.6^t passes the subnormal range near t = 160
+        out = temporal(np.zeros((36, 64), np.float32), still_frame(t, small))
+    assert np.all(out == 0.0)
+    tiny = np.finfo(np.float32).tiny
+    assert not np.any((out > 0) & (out < tiny))
+
+
 def test_temporal_follows_a_moving_person_without_lag():
     temporal = Temporal(strength=0.8)
     h, w = 144, 256
