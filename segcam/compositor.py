@@ -55,8 +55,10 @@ class Compositor:
                 self.blend_filter = spec.build()
             elif stage == "post":
                 self.post_filters.append(spec.build())
-        # no frame filter needs the full-size background: a blur can stay short
-        self._plain = not (self.foreground_filters or self.blend_filter or self.post_filters)
+        # Blend over the background at reduced height (a blur) when it offers that
+        # and no frame filter needs the full-size background.
+        frame_filters = self.foreground_filters or self.blend_filter or self.post_filters
+        self._plain = not frame_filters and hasattr(self._background, "render_rows")
 
     def _allocate(self, h: int, w: int) -> None:
         self._shape = (h, w)
@@ -89,7 +91,7 @@ class Compositor:
             cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=out)
         else:
             assert self._background is not None
-            if self._plain and hasattr(self._background, "render_rows"):
+            if self._plain:
                 rows = self._background.render_rows(image, alpha, frame.pyramid)
                 frame.output = blend_stretched(image, rows, alpha, out)
                 return

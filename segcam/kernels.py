@@ -32,6 +32,8 @@ import logging
 import cv2
 import numpy as np
 
+from segcam.probability import PROBABILITY_FLOOR, floor_probabilities
+
 log = logging.getLogger(__name__)
 
 try:
@@ -145,9 +147,8 @@ if numba is not None:
             total += gray[i] - prev_gray[i]
         return total / gray.shape[0]
 
-    # Values that decay under 1e-6 are set to 0: left alone, a still background
-    # decays into float32 subnormals, which x86 computes on about 100x slower
-    # (0.17 ms instead of 0.03 per frame at model size).
+    # Values that decay under PROBABILITY_FLOOR are set to 0 (floor_probabilities):
+    # subnormals made this step 0.17 ms instead of 0.03 per frame at model size.
     @numba.njit(nogil=True, boundscheck=False, cache=True, inline="never")
     def _temporal_update(mask, prev, gray, prev_gray, shift, inv, lo, out):  # pragma: no cover
         for i in range(mask.shape[0]):
@@ -155,7 +156,7 @@ if numba is not None:
             w = max(abs(gray[i] - prev_gray[i] - shift) * inv, lo)
             w = max(w, (abs(mask[i] - d) - np.float32(0.3)) * np.float32(2.5))
             v = d + (mask[i] - d) * min(w, np.float32(1.0))
-            out[i] = v if v >= np.float32(1e-6) else np.float32(0.0)
+            out[i] = v if v >= np.float32(PROBABILITY_FLOOR) else np.float32(0.0)
 
     @numba.njit(nogil=True, boundscheck=False, cache=True)
     def _temporal(mask, prev, gray, prev_gray, inv_motion, w_still, out):  # pragma: no cover
@@ -355,7 +356,7 @@ def temporal_blend(
 
     All float32 arrays of one shape; ``out = prev + w·(mask − prev)`` with
     ``w = clamp(max(|Δgray − mean Δgray| / motion, w_still, 2.5·(|mask − prev| − 0.3)), ≤ 1)``;
-    values under 1e-6 are set to 0 (no float32 subnormals).
+    values under :data:`PROBABILITY_FLOOR` are set to 0 (no float32 subnormals).
     One pass for the mean and one for the rest, instead of a dozen array operations.
     """
     if numba is None:
@@ -380,8 +381,7 @@ def _temporal_numpy(mask, prev, gray, prev_gray, motion, w_still, out):
     np.subtract(mask, prev, out=out)
     out *= w
     out += prev
-    cv2.threshold(out, 1e-6, 0.0, cv2.THRESH_TOZERO, dst=out)
-    return out
+    return floor_probabilities(out)
 
 
 def _flat(a: np.ndarray) -> np.ndarray:

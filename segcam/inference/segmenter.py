@@ -47,6 +47,7 @@ from segcam.inference.engine import Engine, TensorInfo, open_engine
 from segcam.inference.manifest import ModelManifest, bare_tflite_manifest
 from segcam.inference.models import ModelInfo, info_from_manifest, resolve_model
 from segcam.native import quiet_native_stderr
+from segcam.probability import floor_probabilities
 
 log = logging.getLogger(__name__)
 
@@ -528,15 +529,9 @@ class Segmenter:
         return arr[0]
 
     def _decode(self, arr: np.ndarray) -> np.ndarray:
-        """P(person) on the output grid, a fresh float32 array.
-
-        Probabilities under 1e-6 become exactly 0: models emit values down in the
-        float32 subnormal range, where every later float operation on them (the
-        temporal filter, resizes) runs tens of times slower on x86.
-        """
-        p = self._probability(arr)
-        cv2.threshold(p, 1e-6, 0.0, cv2.THRESH_TOZERO, dst=p)
-        return p
+        """P(person) on the output grid, a fresh float32 array, with no subnormals
+        (:func:`~segcam.probability.floor_probabilities`)."""
+        return floor_probabilities(self._probability(arr))
 
     def _probability(self, arr: np.ndarray) -> np.ndarray:
         if self._deq is not None:
