@@ -307,3 +307,37 @@ class Pipeline:
 
 def _sink_key(sink: Sink) -> str:
     return f"sink:{type(sink).__name__}"
+
+
+#: What each sink is called in messages (``sink:<class name>`` keys of :meth:`Pipeline.drops`).
+_SINK_WORDS = {
+    "LatencySink": "the latency probe",
+    "PreviewSink": "the preview",
+    "Recorder": "the recorder",
+    "RecorderSlot": "the recorder",
+    "VirtualCameraSink": "the virtual camera",
+    "VirtualCameraFeed": "the virtual camera",
+    "MemorySink": "the memory sink",
+}
+
+
+def describe_drops(drops: dict[str, int]) -> str:
+    """``{'capture': 22, 'sink:LatencySink': 0}`` in words, for a person.
+
+    The total first, then where the frames went, stages with no drop left out:
+    ``"22 (22 input frames replaced by a newer one before the worker took them)"``;
+    ``"none"`` when nothing was dropped.
+    """
+    total = sum(drops.values())
+    if not total:
+        return "none"
+    parts = []
+    for key, n in drops.items():
+        if not n:
+            continue
+        if key == "capture":
+            parts.append(f"{n} input frames replaced by a newer one before the worker took them")
+        else:
+            name = key.split(":", 1)[-1]
+            parts.append(f"{n} skipped by {_SINK_WORDS.get(name, name)}, which was still busy")
+    return f"{total} ({'; '.join(parts)})"

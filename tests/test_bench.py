@@ -166,3 +166,33 @@ def test_run_live_stops_early_on_request(clip: Path) -> None:
     result = run_live(source, PipelineSettings(), duration=30, warmup=0.2, stop_event=stop)
     assert result.seconds < 30
     assert not [t for t in threading.enumerate() if t.name.startswith("segcam-")]
+
+
+def test_bench_live_says_where_frames_were_dropped_in_words(capsys, monkeypatch) -> None:
+    import segcam.bench as bench
+
+    code, out, err = run_cli(
+        ["bench", "--live", "--input", "demo", "--resolution", "320x180", "--duration", "1"],
+        capsys,
+    )
+    assert code == 0, err
+    line = next(s for s in out.splitlines() if s.startswith("dropped"))
+    assert "{" not in line and "sink:" not in line
+    # The figures of the run that printed a raw dict: {'capture': 22, 'sink:LatencySink': 0}.
+    real = bench.run_live
+
+    def with_drops(*a, **kw):
+        result = real(*a, **kw)
+        result.dropped = {"capture": 22, "sink:LatencySink": 0}
+        return result
+
+    monkeypatch.setattr(bench, "run_live", with_drops)
+    code, out, err = run_cli(
+        ["bench", "--live", "--input", "demo", "--resolution", "320x180", "--duration", "0.5"],
+        capsys,
+    )
+    assert code == 0, err
+    line = next(s for s in out.splitlines() if s.startswith("dropped"))
+    assert line.split(None, 1)[1] == (
+        "22 (22 input frames replaced by a newer one before the worker took them)"
+    )

@@ -55,3 +55,28 @@ def test_progress_bar_for_finite_and_live_inputs():
     quiet = io.StringIO()
     Progress(10, stream=quiet).update(5, force=True)  # not a terminal: draws nothing
     assert quiet.getvalue() == ""
+
+
+def test_a_live_job_that_drops_frames_still_reaches_its_total():
+    # record --duration 3 on a 30 fps camera: 90 frames come in, 32 are dropped as stale.
+    line = Progress(90, stream=io.StringIO(), enabled=True).line(58, dropped=32)
+    assert "100.0%" in line and "90/90" in line
+    assert "58 done, 32 dropped" in line
+    # record --frames 90: the total counts written frames, so drops do not fill it.
+    frames = Progress(90, stream=io.StringIO(), enabled=True, counts_dropped=False)
+    line = frames.line(58, dropped=32)
+    assert "64.4%" in line and "58/90" in line and "dropped 32" in line
+
+
+def test_step_bar_draws_one_finished_line_per_job():
+    from segcam.progress import StepBar
+
+    out = io.StringIO()
+    step = StepBar("images", stream=out, enabled=True)
+    for total in (3, 2):
+        for done in range(1, total + 1):
+            step(done, total)
+    lines = out.getvalue().split("\n")
+    assert lines[-1] == ""  # every bar ended its line
+    assert "3/3" in lines[0] and "100.0%" in lines[0] and "/s" in lines[0]
+    assert "2/2" in lines[1] and "100.0%" in lines[1]

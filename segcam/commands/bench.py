@@ -125,6 +125,7 @@ def _offline(args, settings, resolution) -> int:
 def _live(args, settings, resolution, fps) -> int:
     from segcam.bench import run_live
     from segcam.capture.paced import PacedSource
+    from segcam.pipeline import describe_drops
 
     source = _open(args.input, resolution, loop=True)
     if not source.live:
@@ -140,7 +141,7 @@ def _live(args, settings, resolution, fps) -> int:
     _headline(result, f"{result['seconds']:.1f} s live")
     print(f"frames in/out     {result['frames_in']} / {result['frames_out']}")
     print(f"fps in/out        {result['fps_in']:.1f} / {result['fps_out']:.1f}")
-    print(f"dropped           {result['dropped']}")
+    print(f"dropped           {describe_drops(result['dropped'])}")
     print(
         f"latency p50/p95   {result['latency_p50_ms']:.1f} / {result['latency_p95_ms']:.1f} ms "
         "(capture to sink)"
