@@ -309,6 +309,19 @@ def _sink_key(sink: Sink) -> str:
     return f"sink:{type(sink).__name__}"
 
 
+def describe_run(settings: PipelineSettings) -> str:
+    """``background blur, model landscape, filters temporal,…`` for start-up lines.
+
+    The filters are the chain as it runs: an ``ensemble`` of the main model with
+    itself is left out (:func:`~segcam.filters.chain.effective_filters`).
+    """
+    from segcam.filters.base import chain_text
+    from segcam.filters.chain import effective_filters
+
+    chain = chain_text(effective_filters(settings.filters, settings.model))
+    return f"background {settings.background.describe()}, model {settings.model}, filters {chain}"
+
+
 #: What each sink is called in messages (``sink:<class name>`` keys of :meth:`Pipeline.drops`).
 _SINK_WORDS = {
     "LatencySink": "the latency probe",

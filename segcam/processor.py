@@ -42,7 +42,7 @@ class Processor:
         # A segmenter handed over may have seen another source: recurrent models
         # must not carry its last mask over to this one.
         self.segmenter.reset()
-        self.chain = MaskChain(settings.filters)
+        self.chain = MaskChain(settings.filters, settings.model)
         self.compositor = Compositor(settings.background, settings.filters)
         self._pyramid = Pyramid()
 
@@ -53,8 +53,8 @@ class Processor:
         if _model_key(settings) != _model_key(self.settings):
             self.segmenter = segmenter_for(settings)
             self.chain.reset()
-        if settings.filters != self.settings.filters:
-            self.chain = MaskChain(settings.filters)
+        if (settings.filters, settings.model) != (self.settings.filters, self.settings.model):
+            self.chain = MaskChain(settings.filters, settings.model)  # the ensemble depends on both
         if (settings.background, settings.filters) != (
             self.settings.background,
             self.settings.filters,

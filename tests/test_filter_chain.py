@@ -75,3 +75,31 @@ def test_chain_runs_mask_filters_at_model_resolution_then_upsamples():
     t = (0.65 - 0.3) / 0.4
     assert abs(int(alpha[90, 160]) - round(255 * (3 * t * t - 2 * t**3))) <= 1
     assert frame.mask[0, 0] == pytest.approx(0.65), "the model's mask is left as it was"
+
+
+@pytest.mark.parametrize(("model", "runs_per_frame"), [("general", 1), ("landscape", 2)])
+def test_the_ensemble_never_averages_the_main_model_with_itself(monkeypatch, model, runs_per_frame):
+    from segcam.inference.segmenter import Segmenter
+    from segcam.processor import Processor
+
+    calls: list[str] = []
+    real = Segmenter.segment
+
+    def counted(self, image):
+        calls.append(self.name)
+        return real(self, image)
+
+    monkeypatch.setattr(Segmenter, "segment", counted)
+    proc = Processor(PipelineSettings(model=model, filters=parse_chain("default")))
+    rng = np.random.default_rng(0)
+    for seq in range(3):
+        proc.process(Frame(seq, rng.integers(0, 256, (144, 256, 3), dtype=np.uint8), seq / 30))
+    # --model general with the default chain: one general run a frame, not two.
+    assert len(calls) == 3 * runs_per_frame
+    assert "ensemble" in [s.name for s in proc.chain.specs] or runs_per_frame == 1
+    # Switching the model on a running pipeline brings the ensemble back, or drops it.
+    other = "landscape" if model == "general" else "general"
+    proc.apply(PipelineSettings(model=other, filters=parse_chain("default")))
+    calls.clear()
+    proc.process(Frame(9, rng.integers(0, 256, (144, 256, 3), dtype=np.uint8), 0.3))
+    assert len(calls) == 3 - runs_per_frame

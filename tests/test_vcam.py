@@ -148,10 +148,37 @@ def runs(frames: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def summary(stdout: str) -> dict[str, int]:
-    m = re.search(r"sent (\d+) frames .*: (\d+) processed, (\d+) repeated, (\d+) dropped", stdout)
-    assert m, f"no summary line in {stdout!r}"
-    keys = ("sent", "processed", "repeated", "dropped")
-    return dict(zip(keys, map(int, m.groups()), strict=True))
+    """The figures of ``segcam vcam``'s two summary lines, as a user reads them."""
+    m = re.search(
+        r"sent (\d+) frames .*: (\d+) new, (\d+) repeated \(.*\), (\d+) placeholder cards",
+        stdout,
+    )
+    assert m, f"no 'sent' summary line in {stdout!r}"
+    n = re.search(
+        r"processed (\d+) frames: (\d+) sent, (\d+) skipped[^,\n]*(?:, (\d+) not sent)?", stdout
+    )
+    assert n, f"no 'processed' summary line in {stdout!r}"
+    keys = ("sent", "new", "repeated", "cards")
+    out = dict(zip(keys, map(int, m.groups()), strict=True))
+    processed, processed_sent, skipped, not_sent = n.groups()
+    out.update(
+        processed=int(processed),
+        processed_sent=int(processed_sent),
+        skipped=int(skipped),
+        not_sent=int(not_sent or 0),
+    )
+    return out
+
+
+def assert_adds_up(s: dict[str, int], frames: list[np.ndarray]) -> None:
+    """The summary's arithmetic, checked against what the device really received."""
+    assert s["sent"] == len(frames)
+    assert s["sent"] == s["new"] + s["repeated"] + s["cards"]
+    assert s["processed"] == s["processed_sent"] + s["skipped"] + s["not_sent"]
+    assert s["new"] == s["processed_sent"]
+    assert s["cards"] == sum(is_neutral(f) for f in frames)
+    # Every new frame is a distinct picture; a repeat is the picture before it again.
+    assert s["new"] == len([f for f in runs(frames) if not is_neutral(f)])
 
 
 def synthetic(seq: int, size=(64, 48), channels: int = 3) -> Frame:
@@ -187,7 +214,7 @@ def test_frames_arrive_at_device_size_in_bgr_and_frames_is_honoured(backend, cli
     assert s["sent"] == len(cam.frames)
     pictures = [f for f in runs(cam.frames) if not is_neutral(f)]
     # Every processed frame was sent once, except those a newer one replaced in time.
-    assert len(pictures) == 12 - s["dropped"]
+    assert len(pictures) == 12 - s["skipped"]
     assert len(pictures) >= 6
     for p in pictures:
         assert p.shape == (180, 320, 3)
@@ -195,6 +222,21 @@ def test_frames_arrive_at_device_size_in_bgr_and_frames_is_honoured(backend, cli
         green = (p[..., 1] > 200) & (p[..., 0] < 60) & (p[..., 2] < 60)
         assert green.mean() > 0.2
         assert green.mean() < 0.95  # and the person is still there
+
+
+def test_the_summary_adds_up_and_the_start_line_names_the_chain(backend, clip, capsys):
+    # The run that printed "sent 18 frames: 20 processed": --frames 20 on a 15 fps clip.
+    name, cls = backend()
+    code, out, err = run_cli(
+        ["vcam", "--input", str(clip), "--backend", name, "--frames", "20", "-b", "#00ff00"],
+        capsys,
+    )
+    assert code == 0, err
+    s = summary(out)
+    assert s["processed"] == 20
+    assert_adds_up(s, cls.opened[0].frames)
+    assert s["cards"] >= 1  # the card goes out before the model's first frame
+    assert "filters temporal,smoothstep:lo=0.4:hi=0.8,refine:detail=2" in err
 
 
 def test_paced_rate_within_20_percent_of_requested_fps(backend, capsys):
@@ -485,7 +527,9 @@ def open_by_us(path: Path) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="--on-demand is Linux only")
-def test_on_demand_runs_only_while_an_app_reads_the_device(backend, clip, tmp_path, monkeypatch):
+def test_on_demand_runs_only_while_an_app_reads_the_device(
+    backend, clip, tmp_path, monkeypatch, capsys
+):
     import segcam.commands.vcam as vcam_command
     from segcam.cli import main
 
@@ -527,6 +571,9 @@ def test_on_demand_runs_only_while_an_app_reads_the_device(backend, clip, tmp_pa
     assert result["code"] == 0
     assert cam.closed == 1
     assert not open_by_us(clip)
+    s = summary(capsys.readouterr().out)  # paused twice: cards between the pictures
+    assert s["processed"] == 40
+    assert_adds_up(s, cam.frames)
 
 
 def test_device_readers_finds_other_processes_only(tmp_path):

@@ -77,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
     from segcam.config import parse_fps, parse_resolution
     from segcam.errors import ConfigError
     from segcam.inference import segmenter_for
-    from segcam.pipeline import Pipeline
+    from segcam.pipeline import Pipeline, describe_run
     from segcam.sinks.base import StreamInfo
-    from segcam.sinks.vcam import ReaderWatch, VirtualCameraFeed, VirtualCameraSink
+    from segcam.sinks.vcam import ReaderWatch, VirtualCameraFeed, VirtualCameraSink, summary
 
     log = logging.getLogger(__name__)
     resolution = parse_resolution(args.resolution) if args.resolution else None
@@ -118,8 +118,7 @@ def run(args: argparse.Namespace) -> int:
     w, h = sink.size
     print(
         f"segcam: {source.name} -> virtual camera {sink.device} ({sink.backend}, {w}x{h} @ "
-        f"{sink.fps:.3g} fps{', mirrored' if args.mirror else ''}; background "
-        f"{settings.background.describe()}, model {settings.model})",
+        f"{sink.fps:.3g} fps{', mirrored' if args.mirror else ''}; {describe_run(settings)})",
         file=sys.stderr,
     )
     print("segcam: press Ctrl+C to stop", file=sys.stderr)
@@ -198,12 +197,10 @@ def run(args: argparse.Namespace) -> int:
         sink.stop()
     if sink.error is not None:
         raise sink.error
-    elapsed = max(1e-9, time.monotonic() - started)
-    print(
-        f"sent {sink.frames_sent} frames to {sink.device} in {elapsed:.1f} s "
-        f"({sink.frames_sent / elapsed:.1f} fps): {processed} processed, "
-        f"{sink.repeats} repeated, {sink.dropped} dropped"
-    )
+    if processed != sink.received:  # every processed frame goes to the sink
+        log.warning("vcam: %d frames processed, %d reached the sink", processed, sink.received)
+    for line in summary(sink, time.monotonic() - started):
+        print(line)
     busy = sink.median_busy_ms()
     if busy is not None:
         log.info("virtual camera: median %.2f ms per frame on its thread", busy)

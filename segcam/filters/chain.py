@@ -29,11 +29,49 @@ LIVE_CHAIN = "temporal,smoothstep:lo=0.4:hi=0.8,refine:detail=2"
 NAMED_CHAINS = {"default": DEFAULT_CHAIN, "live": LIVE_CHAIN}
 
 
-class MaskChain:
-    """Instances of the chain's mask filters, in order. One per worker thread."""
+def same_model(a: str, b: str) -> bool:
+    """Whether two ``--model`` values name the same model: the same name (any case), or
+    two spellings that resolve to the same file. Values that do not resolve (``bgsub``,
+    a missing file) are only equal by name; loading them reports the problem."""
+    if a.strip().lower() == b.strip().lower():
+        return True
+    from segcam.errors import SegcamError
+    from segcam.inference.models import resolve_model
 
-    def __init__(self, specs: tuple[FilterSpec, ...]) -> None:
+    try:
+        return resolve_model(a).path.resolve() == resolve_model(b).path.resolve()
+    except (SegcamError, OSError):
+        return False
+
+
+def effective_filters(specs: tuple[FilterSpec, ...], model: str | None) -> tuple[FilterSpec, ...]:
+    """``specs`` as they run with ``model`` as the main model.
+
+    An ``ensemble`` whose second model *is* the main model is left out: it would
+    average the model's mask with itself, the same mask at twice the cost (the
+    default chain with ``--model general``). ``model`` None keeps every filter.
+    """
+    if model is None:
+        return specs
+    return tuple(
+        s
+        for s in specs
+        if not (s.name == "ensemble" and same_model(str(s.kwargs().get("model", "")), model))
+    )
+
+
+class MaskChain:
+    """Instances of the chain's mask filters, in order. One per worker thread.
+
+    Args:
+        specs: the chain (frame filters in it are ignored here).
+        model: the main model; an ensemble of it with itself is skipped (see
+            :func:`effective_filters`).
+    """
+
+    def __init__(self, specs: tuple[FilterSpec, ...], model: str | None = None) -> None:
         known_filters()
+        specs = effective_filters(specs, model)
         self.specs = tuple(s for s in specs if s.info.stage in ("mask", "upsample", "alpha"))
         self.mask_filters: list[Any] = []
         self.alpha_filters: list[Any] = []

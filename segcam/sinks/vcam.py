@@ -8,7 +8,7 @@ own clock, not the pipeline's:
   device's fps. Each tick sends the newest frame the pipeline handed over; when
   none came since the last tick (the pipeline stalled, a camera hiccup) it sends
   the previous frame again (counted in :attr:`repeats`). Before the first frame
-  and while :attr:`paused`, it sends a neutral card (dim grey).
+  and while :attr:`paused`, it sends a neutral card (dim grey, counted in :attr:`cards`).
 * **submit() never blocks the worker.** It copies (or, with ``mirror``, flips)
   ``frame.output`` into a buffer from a small pool and puts it in a latest-wins
   slot; a frame replaced before the thread took it is counted in :attr:`dropped`.
@@ -27,6 +27,12 @@ own clock, not the pipeline's:
   the neutral grey, since cameras carry no alpha; a frame whose size differs from
   the device's is cover-fitted (scaled and centre-cropped, no bars, no stretch).
   Both happen on the sink's thread, into buffers it keeps.
+
+Accounting (every counter final once :meth:`stop` returned; :func:`summary` words them):
+
+* ``frames_sent == frames_new + repeats + cards``: what the device got.
+* ``received == frames_new + dropped + discarded``: what the pipeline handed over;
+  ``discarded`` are frames that came while paused, after a stop, or after an error.
 
 Errors: a device that cannot be opened raises :class:`VirtualCameraError` from
 :meth:`start` with one line that points to ``segcam doctor``; a backend that
@@ -115,11 +121,18 @@ class VirtualCameraSink:
         self.error: BaseException | None = None
         self.dropped = 0
         self.frames_sent = 0
-        """Frames sent to the device, repeats and neutral cards included."""
+        """Frames sent to the device: ``frames_new + repeats + cards``."""
         self.frames_new = 0
         """Distinct pipeline frames sent."""
         self.repeats = 0
         """Ticks that sent the previous frame again because no new one had come."""
+        self.cards = 0
+        """Ticks that sent the neutral card (before the first frame, while paused)."""
+        self.received = 0
+        """Frames handed to :meth:`submit`: ``frames_new + dropped + discarded``."""
+        self.discarded = 0
+        """Frames handed over that were never sent: paused, stopping, or after an error
+        (``dropped`` counts those a newer frame replaced before the next tick)."""
         self.device: str | None = None
         self.backend: str | None = None
         self.size: tuple[int, int] | None = None
@@ -204,9 +217,10 @@ class VirtualCameraSink:
 
     def submit(self, frame: Frame) -> None:
         """Hand ``frame.output`` to the sending thread (copied; never blocks)."""
-        if self.error is not None or self._camera is None or self._stop.is_set():
-            return
-        if self._paused:
+        self.received += 1  # the pipeline's worker is the only caller
+        if self.error is not None or self._camera is None or self._stop.is_set() or self._paused:
+            with self._lock:
+                self.discarded += 1
             return
         src = frame.output
         assert src is not None
@@ -230,6 +244,11 @@ class VirtualCameraSink:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
+        with self._lock:
+            # A frame the thread never took (it ended on an error, or never started).
+            left, self._pending = self._pending, None
+            if left is not None:
+                self.discarded += 1
         camera, self._camera = self._camera, None
         if camera is not None:
             try:
@@ -274,6 +293,9 @@ class VirtualCameraSink:
                 if self._paused:
                     # Forget the old picture too: after a pause, show the card until a
                     # fresh frame comes rather than a stale one.
+                    if item is not None:
+                        with self._lock:
+                            self.discarded += 1
                     self._release(item)
                     self._release(self._held)
                     self._held = None
@@ -290,6 +312,8 @@ class VirtualCameraSink:
                 camera.send(self._neutral if last is None else last)
                 sent_at = time.perf_counter()
                 self.frames_sent += 1
+                if last is None:
+                    self.cards += 1
                 self.busy.append(sent_at - t0)
                 if stopping:
                     break
@@ -351,6 +375,25 @@ class VirtualCameraSink:
         """Median milliseconds per tick on the sending thread (prepare + send)."""
         values = sorted(self.busy)
         return 1000.0 * values[len(values) // 2] if values else None
+
+
+def summary(sink: VirtualCameraSink, elapsed: float) -> list[str]:
+    """Two lines for a person: what the device got, and what became of the frames
+    the pipeline processed (see the module's "Accounting"); both add up exactly."""
+    sent = sink.frames_sent
+    first = (
+        f"sent {sent} frames to {sink.device} in {elapsed:.1f} s "
+        f"({sent / max(elapsed, 1e-9):.1f} fps): {sink.frames_new} new, "
+        f"{sink.repeats} repeated (no new frame was ready at the device's tick), "
+        f"{sink.cards} placeholder cards (before the first frame or while paused)"
+    )
+    second = (
+        f"processed {sink.received} frames: {sink.frames_new} sent, "
+        f"{sink.dropped} skipped (a newer frame replaced them before the device's next tick)"
+    )
+    if sink.discarded:
+        second += f", {sink.discarded} not sent (they came while paused or stopping)"
+    return [first, second]
 
 
 def _reason(err: BaseException) -> str:
