@@ -30,14 +30,13 @@ import numpy as np
 
 from segcam.capture.base import Source
 from segcam.config import BackgroundSpec, PipelineSettings
-from segcam.errors import ModelError
 from segcam.frame import Frame
 from segcam.imaging import cover_fit, load_image
+from segcam.inference import builtin_store
 from segcam.native import quiet_native_stderr
-from segcam.packages import find_package_file
 from segcam.processor import Processor
 
-REFERENCE_MODEL = "modules/selfie_segmentation/selfie_segmentation_landscape.tflite"
+REFERENCE_MODEL = "selfie_segmentation_landscape.tflite"
 
 
 def percentile_ms(values: Iterable[float], q: float) -> float:
@@ -62,9 +61,7 @@ class NaiveReference:
     def __init__(self, background: BackgroundSpec, size: tuple[int, int]) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        path = find_package_file("mediapipe", REFERENCE_MODEL)
-        if path is None:
-            raise ModelError("the reference needs mediapipe==0.10.21's landscape model")
+        path = builtin_store.ensure(REFERENCE_MODEL)
         with quiet_native_stderr():
             self._interp = Interpreter(model_path=str(path), num_threads=1)
             self._interp.allocate_tensors()

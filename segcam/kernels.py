@@ -17,21 +17,27 @@ Rounding is exact: ``v = fg·a + bg·(255 − a) + 128`` fits in 16 bits, and
 ``[0, 255²]``, so the result is the correctly rounded float blend (a test checks
 all 2²⁴ input triples).
 
-Kernels are compiled once per machine and cached on disk (numba's cache; the
-first run of a new install compiles them, which takes about a second, in
-:func:`warm_up`). Without numba (an unusual install) :func:`blend` falls back to
-the five-pass OpenCV version, which is within one grey level.
+Kernels are compiled once per machine and cached on disk, in the user cache
+folder (``~/.cache/segcam/numba`` on Linux; :mod:`segcam.jit_cache`), never beside
+this module: a cache written into an installed package outlives ``pip uninstall``
+and can shadow a later editable install. The first run of a new install compiles
+them in :func:`warm_up` and says so once. Without numba (an unusual install)
+:func:`blend` falls back to the five-pass OpenCV version, which is within one grey
+level.
 
 Threading: the kernels release the GIL and run on the calling thread only.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from segcam import jit_cache
 from segcam.probability import PROBABILITY_FLOOR, floor_probabilities
 
 log = logging.getLogger(__name__)
@@ -41,13 +47,17 @@ try:
 except ImportError:  # pragma: no cover - numba is a dependency; a broken install
     numba = None
 
+# Where the compiled kernels are cached (None: nowhere writable, compile each run).
+_CACHE = jit_cache.cache_folder() if numba is not None else None
+_kernel = functools.partial(jit_cache.njit, _CACHE, nogil=True, boundscheck=False)
+
 
 if numba is not None:
     # Row helpers are separate, never-inlined functions on purpose: LLVM vectorises
     # a flat loop over one row reliably, but not the same loop nested in the frame
     # loop (measured: 0.23 vs 0.89 ms for a 720p row mix).
 
-    @numba.njit(nogil=True, boundscheck=False, cache=True, inline="never")
+    @_kernel(inline="never")
     def _spread3(ar, a3):  # pragma: no cover - compiled
         # one alpha per pixel -> the same value for each of the pixel's three bytes
         for x in range(ar.shape[0]):
@@ -56,21 +66,21 @@ if numba is not None:
             a3[3 * x + 1] = v
             a3[3 * x + 2] = v
 
-    @numba.njit(nogil=True, boundscheck=False, cache=True, inline="never")
+    @_kernel(inline="never")
     def _blend_row(f, b, a3, o):  # pragma: no cover - compiled
         for k in range(o.shape[0]):
             av = np.uint16(a3[k])
             v = np.uint16(f[k]) * av + np.uint16(b[k]) * (np.uint16(255) - av) + np.uint16(128)
             o[k] = np.uint8((v + (v >> np.uint16(8))) >> np.uint16(8))
 
-    @numba.njit(nogil=True, boundscheck=False, cache=True, inline="never")
+    @_kernel(inline="never")
     def _mix_row(r0, r1, w0, w1, d):  # pragma: no cover - compiled
         # d = round((r0·w0 + r1·w1) / 256), with w0 + w1 = 256 (uint16 weights)
         for k in range(d.shape[0]):
             v = np.uint16(r0[k]) * w0 + np.uint16(r1[k]) * w1 + np.uint16(128)
             d[k] = np.uint8(v >> np.uint16(8))
 
-    @numba.njit(nogil=True, boundscheck=False, cache=True)
+    @_kernel()
     def _blend3(fg, bg, a, out):  # pragma: no cover - compiled
         # Row by row: spread the row's alpha over its three channels first, so the
         # blend itself is one flat loop over contiguous bytes, which LLVM turns into
@@ -81,12 +91,12 @@ if numba is not None:
             _spread3(a[y], a3)
             _blend_row(fg[y], bg[y], a3, out[y])
 
-    @numba.njit(nogil=True, boundscheck=False, cache=True)
+    @_kernel()
     def _stretch_rows(src, dst, upper, lower, w_upper, w_lower):  # pragma: no cover
         for y in range(dst.shape[0]):
             _mix_row(src[upper[y]], src[lower[y]], w_upper[y], w_lower[y], dst[y])
 
-    @numba.njit(nogil=True, boundscheck=False, cache=True)
+    @_kernel()
     def _blend3_stretched(fg, bg, a, out, upper, lower, w_upper, w_lower):  # pragma: no cover
         # _blend3 with each background row mixed from two rows of the short ``bg``
         # on the fly, so the full-size background is never written or read back.
@@ -98,7 +108,7 @@ if numba is not None:
             _spread3(a[y], a3)
             _blend_row(fg[y], b, a3, out[y])
 
-    @numba.njit(nogil=True, boundscheck=False, cache=True)
+    @_kernel()
     def _upsample2(src, dst):  # pragma: no cover - compiled
         # Centre-aligned bilinear at exactly twice the size has fixed weights:
         # output 2i is (src[i-1] + 3·src[i]) / 4 and 2i+1 is (3·src[i] + src[i+1]) / 4
@@ -120,7 +130,7 @@ if numba is not None:
                 d[2 * x] = np.uint8((c + row[x]) >> np.uint16(4))
                 d[2 * x + 1] = np.uint8((c + row[x + 2]) >> np.uint16(4))
 
-    @numba.njit(nogil=True, boundscheck=False, cache=True)
+    @_kernel()
     def _halve3(src, dst):  # pragma: no cover - compiled
         # rows of interleaved BGR; a literal channel count lets LLVM vectorise
         h, n = dst.shape
@@ -140,7 +150,7 @@ if numba is not None:
                     )
                     d[3 * x + c] = np.uint8(v >> np.uint16(2))
 
-    @numba.njit(nogil=True, boundscheck=False, cache=True)
+    @_kernel()
     def _mean_change(gray, prev_gray):  # pragma: no cover - compiled
         total = 0.0
         for i in range(gray.shape[0]):
@@ -149,7 +159,7 @@ if numba is not None:
 
     # Values that decay under PROBABILITY_FLOOR are set to 0 (floor_probabilities):
     # subnormals made this step 0.17 ms instead of 0.03 per frame at model size.
-    @numba.njit(nogil=True, boundscheck=False, cache=True, inline="never")
+    @_kernel(inline="never")
     def _temporal_update(mask, prev, gray, prev_gray, shift, inv, lo, out):  # pragma: no cover
         for i in range(mask.shape[0]):
             d = prev[i]
@@ -158,14 +168,14 @@ if numba is not None:
             v = d + (mask[i] - d) * min(w, np.float32(1.0))
             out[i] = v if v >= np.float32(PROBABILITY_FLOOR) else np.float32(0.0)
 
-    @numba.njit(nogil=True, boundscheck=False, cache=True)
+    @_kernel()
     def _temporal(mask, prev, gray, prev_gray, inv_motion, w_still, out):  # pragma: no cover
         shift = np.float32(_mean_change(gray, prev_gray))
         _temporal_update(
             mask, prev, gray, prev_gray, shift, np.float32(inv_motion), np.float32(w_still), out
         )
 
-    @numba.njit(nogil=True, boundscheck=False, cache=True)
+    @_kernel()
     def _linear_apply2(a, b, gray, out):  # pragma: no cover - compiled
         # out = sat(A·gray + B) with A, B the exact-2x bilinear upsample of a, b
         # (weights 3/4 and 1/4, edges clamped), without materialising A and B.
@@ -418,6 +428,11 @@ def warm_up() -> None:
     global _warm
     if _warm or numba is None:
         return
+    source = Path(__file__)
+    first_time = not jit_cache.is_compiled(_CACHE, source)
+    if first_time:
+        # A one-off pause of seconds must not look like a hang.
+        log.warning("preparing fast kernels, once, a few seconds")
     tiny = np.zeros((2, 2, 3), np.uint8)
     blend(tiny, tiny, np.zeros((2, 2), np.uint8), tiny.copy())
     halve(tiny, np.empty((1, 1, 3), np.uint8))
@@ -428,4 +443,6 @@ def warm_up() -> None:
     linear_apply(f, f, np.zeros((4, 4), np.uint8), np.empty((4, 4), np.uint8))
     m = np.zeros((2, 2), np.float32)
     temporal_blend(m, m, m, m, 1.0, 0.5, m.copy())
+    if first_time:
+        jit_cache.mark_compiled(_CACHE, source)
     _warm = True

@@ -7,10 +7,13 @@ video in ../shared/data, so they contain a real person, plus a real audio track
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,21 +24,108 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SEGCAM_SHARED", REPO.parent / "shared"))
 DATA = SHARED / "data"
+SEED = SHARED / "models" / "seed"
+# Manifests for the seed project's research models; their ``file`` is relative, and
+# :func:`seed_manifest` puts them beside the models of ../shared/models/seed.
+MANIFESTS = REPO / "tests" / "model_manifests"
 TALKING_HEAD = DATA / "videos" / "talking_head.mp4"
 EG_PORTRAITS = DATA / "portraits" / "eg_portrait_shen2016"
+
+
+# Under CI the evaluation data must be there: a missing folder is an error, not a skip.
+IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     # The developer's own config file must not change what the tests see.
     os.environ["SEGCAM_CONFIG"] = str(REPO / "tests" / "no-such-config.toml")
+    _prepare_builtin_models()
+    config.addinivalue_line(
+        "markers",
+        "shared: needs the evaluation data in ../shared (SEGCAM_SHARED); skips without it, "
+        "fails under CI=true",
+    )
+
+
+def _prepare_builtin_models() -> None:
+    """Fetch the built-in model files once, before any test runs, and pin their folder.
+
+    Tests that move the user data folder (XDG_DATA_HOME) still find them, and no
+    test's output holds the one-off "fetching the built-in models" line. A failure
+    here is left to the tests that need the models, which then fail with its message.
+    """
+    from segcam.inference import builtin_store
+
+    os.environ.setdefault(builtin_store.DIR_ENV, str(builtin_store.store_dir()))
+    try:
+        for name in builtin_store.FILES:
+            builtin_store.ensure(name)
+    except Exception as e:
+        print(f"conftest: the built-in models are not available: {e}", file=sys.stderr)
+    # Compile the kernels into the user cache now, for the same reason.
+    from segcam import kernels
+
+    kernels.warm_up()
+
+
+def missing_shared(path: Path) -> None:
+    """Skip (or, under CI, fail) the running test because ``path`` of ../shared is missing."""
+    what = path.relative_to(SHARED) if path.is_relative_to(SHARED) else path
+    message = (
+        f"needs shared/{what} (the evaluation data, see README 'Test data'): not found under "
+        f"{SHARED}; put the shared folder beside the checkout or set SEGCAM_SHARED"
+    )
+    if IN_CI:
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def shared_path(*parts: str) -> Path:
+    """``SHARED/parts...``, skipping (failing under CI) the calling test when it is missing."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        missing_shared(path)
+    return path
+
+
+def eg_portraits() -> Path:
+    """The EG portraits folder (``images/``, ``masks/``); skips without it (fails under CI)."""
+    return shared_path("data", "portraits", "eg_portrait_shen2016")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("shared") is not None and not DATA.is_dir():
+        missing_shared(DATA)
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not DATA.is_dir():
-        pytest.fail(f"shared test data not found at {DATA} (set SEGCAM_SHARED)")
-    return DATA
+    return shared_path("data")
+
+
+_seed_copies: Path | None = None
+
+
+def seed_manifest(name: str) -> Path:
+    """``tests/model_manifests/NAME.toml`` in a folder beside links to the seed models.
+
+    The manifests name their model files relative to themselves, as a user's would;
+    the folder this returns holds a copy of each manifest and a link to each model
+    of ``SHARED/models/seed``, wherever SEGCAM_SHARED puts it. Skips (fails under
+    CI) without the seed models.
+    """
+    global _seed_copies
+    seed = shared_path("models", "seed")
+    if _seed_copies is None:
+        folder = Path(tempfile.mkdtemp(prefix="segcam-seed-models-"))
+        atexit.register(shutil.rmtree, folder, True)
+        for model in seed.iterdir():
+            (folder / model.name).symlink_to(model.resolve())
+        for manifest in MANIFESTS.glob("*.toml"):
+            shutil.copyfile(manifest, folder / manifest.name)
+        _seed_copies = folder
+    return _seed_copies / f"{name}.toml"
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -69,6 +159,8 @@ def make_clip(
     source: Path = TALKING_HEAD,
 ) -> Path:
     """H.264 MP4 of the first ``frames`` frames of ``source``, plus an AAC tone if ``audio``."""
+    if not Path(source).exists():
+        missing_shared(Path(source))
     src = av.open(str(source))
     out = av.open(str(path), "w")
     vs = out.add_stream("libx264", rate=fps)

@@ -22,7 +22,7 @@ from segcam.errors import ModelError
 from segcam.frame import Frame
 from segcam.inference import BgSubSegmenter, Segmenter, make_segmenter, resolve_model
 from segcam.processor import Processor
-from tests.conftest import DATA, EG_PORTRAITS, read_video, run_cli
+from tests.conftest import eg_portraits, read_video, run_cli, shared_path
 
 SIZE = (640, 360)  # scene (w, h)
 PERSON = (240, 320)  # pasted portrait (w, h)
@@ -33,7 +33,7 @@ NOISE = 3.0  # sensor noise, grey levels (sigma)
 
 @pytest.fixture(scope="module")
 def scene() -> np.ndarray:
-    c = av.open(str(DATA / "videos" / "parkour.mp4"))
+    c = av.open(str(shared_path("data", "videos", "parkour.mp4")))
     try:
         first = next(c.decode(video=0)).to_ndarray(format="bgr24")
     finally:
@@ -42,8 +42,8 @@ def scene() -> np.ndarray:
 
 
 def portrait(name: str) -> tuple[np.ndarray, np.ndarray]:
-    image = cv2.imread(str(EG_PORTRAITS / "images" / f"{name}.jpg"))
-    mask = cv2.imread(str(EG_PORTRAITS / "masks" / f"{name}.png"), cv2.IMREAD_GRAYSCALE)
+    image = cv2.imread(str(eg_portraits() / "images" / f"{name}.jpg"))
+    mask = cv2.imread(str(eg_portraits() / "masks" / f"{name}.png"), cv2.IMREAD_GRAYSCALE)
     assert image is not None and mask is not None, name
     image = cv2.resize(image, PERSON, interpolation=cv2.INTER_AREA)
     mask = cv2.resize(mask, PERSON, interpolation=cv2.INTER_AREA)
@@ -118,7 +118,7 @@ def test_pasted_person_iou(scene) -> None:
 def test_iou_over_several_portraits(scene) -> None:
     """The first 8 EG portraits, none picked. Grey-level subtraction misses clothing as
     bright as the wall behind it (eg_00002's white top scores ~0.76), hence the mean."""
-    names = sorted(p.stem for p in (EG_PORTRAITS / "images").glob("*.jpg"))[:8]
+    names = sorted(p.stem for p in (eg_portraits() / "images").glob("*.jpg"))[:8]
     scores = []
     for i, name in enumerate(names):
         rng = np.random.default_rng(10 + i)

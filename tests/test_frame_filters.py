@@ -20,7 +20,7 @@ from segcam.errors import ConfigError, ModelError
 from segcam.filters.base import known_filters, make_spec, parse_chain
 from segcam.filters.frame_filters import SeamlessClone
 from segcam.frame import Frame
-from tests.conftest import DATA, SHARED, make_clip, read_video, run_cli
+from tests.conftest import make_clip, read_video, run_cli, shared_path
 
 H, W = 360, 640
 
@@ -300,7 +300,7 @@ def test_harmonize_model_errors_come_when_the_chain_is_built(tmp_path: Path) -> 
         build(f"harmonize:model={tmp_path / 'missing.onnx'}")
     assert "not found" in error_line(e) and "missing.onnx" in str(e.value)
     # The seed's Caffe harmonizer, whose weights are not available.
-    prototxt = SHARED / "models" / "seed" / "deploy_512.prototxt"
+    prototxt = shared_path("models", "seed", "deploy_512.prototxt")
     assert prototxt.is_file()
     with pytest.raises(ConfigError) as e:
         build(f"harmonize:model={prototxt}")
@@ -464,7 +464,7 @@ def small_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_record_with_frame_filters(small_clip: Path, tmp_path: Path, capsys) -> None:
-    image = DATA / "portraits" / "ccp_fashion" / "images"
+    image = shared_path("data", "portraits", "ccp_fashion", "images")
     background = str(sorted(image.glob("*.jpg"))[0])
     mask_chain = "temporal,smoothstep,refine,feather"
     results = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 
@@ -11,8 +12,9 @@ import pytest
 
 from segcam.errors import ModelError
 from segcam.inference import Segmenter, resolve_model
+from segcam.inference.builtin_store import FILES
 from segcam.inference.engine import LiteRtEngine
-from tests.conftest import EG_PORTRAITS
+from tests.conftest import eg_portraits
 
 
 def test_builtin_models_are_found_without_importing_mediapipe():
@@ -41,8 +43,8 @@ def test_resolve_model_names_and_paths(tmp_path):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_segmenter_gives_a_probability_mask_of_the_person(threads):
-    image_path = sorted((EG_PORTRAITS / "images").iterdir())[0]
-    gt = cv2.imread(str(EG_PORTRAITS / "masks" / (image_path.stem + ".png")), 0)
+    image_path = sorted((eg_portraits() / "images").iterdir())[0]
+    gt = cv2.imread(str(eg_portraits() / "masks" / (image_path.stem + ".png")), 0)
     image = cv2.imread(str(image_path))
     seg = Segmenter("landscape", threads=threads)
     mask = seg.segment(image)
@@ -88,7 +90,7 @@ def test_engine_reports_real_tensors_with_quantisation():
     assert "XNNPACK" in eng.backend
 
 
-def test_builtin_models_are_manifests_pointing_into_mediapipe():
+def test_builtin_models_are_manifests_of_the_builtin_store():
     from segcam.inference.models import BUILTIN_MODELS
     from segcam.resources import models_dir
 
@@ -97,5 +99,6 @@ def test_builtin_models_are_manifests_pointing_into_mediapipe():
     for name in ("landscape", "general"):
         m = BUILTIN_MODELS[name]
         assert m.source is not None and m.source.parent == models_dir()
-        assert m.file.startswith("package:mediapipe/modules/selfie_segmentation/")
+        assert m.file.startswith("builtin:selfie_segmentation")
         assert m.origin == "builtin" and m.path is not None and m.path.is_file()
+        assert hashlib.sha256(m.path.read_bytes()).hexdigest() == FILES[m.path.name]

@@ -11,9 +11,7 @@ import pytest
 
 from segcam.errors import ModelError
 from segcam.inference import Segmenter
-from tests.conftest import EG_PORTRAITS, REPO, run_cli, run_segcam
-
-MANIFESTS = REPO / "tests" / "model_manifests"
+from tests.conftest import eg_portraits, run_cli, run_segcam, seed_manifest, shared_path
 
 
 def test_models_list(capsys):
@@ -29,9 +27,7 @@ def test_models_list(capsys):
 
 
 def test_models_info_shows_tensors_and_manifest(capsys):
-    code, out, err = run_cli(
-        ["models", "info", str(MANIFESTS / "portrait_video_quant.toml")], capsys
-    )
+    code, out, err = run_cli(["models", "info", str(seed_manifest("portrait_video_quant"))], capsys)
     assert code == 0, err
     assert "input.1: [1x224x224x4] int8 (scale 0.018316, zero point -13)" in out
     assert "Identity: [1x50176] int8 (scale 0.00390625, zero point -128)" in out
@@ -42,14 +38,14 @@ def test_models_info_shows_tensors_and_manifest(capsys):
 
 
 def test_models_check(tmp_path, capsys):
-    image = sorted((EG_PORTRAITS / "images").iterdir())[0]
+    image = sorted((eg_portraits() / "images").iterdir())[0]
     code, out, err = run_cli(
-        ["models", "check", str(MANIFESTS / "sinet.toml"), "--image", str(image)], capsys
+        ["models", "check", str(seed_manifest("sinet")), "--image", str(image)], capsys
     )
     assert code == 0, err
     assert out.startswith("ok: sinet: 320x320") and "mask 320x320" in out
     bad = tmp_path / "bad.toml"
-    bad.write_text(f'file = "{MANIFESTS / "../../../shared/models/seed/mnv3_seg_float.tflite"}"\n')
+    bad.write_text(f'file = "{shared_path("models", "seed", "mnv3_seg_float.tflite")}"\n')
     code, out, err = run_cli(["models", "check", str(bad)], capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "output.channel is needed" in err
@@ -65,9 +61,9 @@ def test_models_bench_json_with_iou(capsys):
             "models",
             "bench",
             "landscape",
-            str(MANIFESTS / "mnv3_seg_float.toml"),
+            str(seed_manifest("mnv3_seg_float")),
             "--data",
-            str(EG_PORTRAITS),
+            str(eg_portraits()),
             "--limit",
             "5",
             "--runs",
@@ -87,7 +83,7 @@ def test_models_bench_json_with_iou(capsys):
 
 
 def test_mask_command_takes_a_manifest(tmp_path, capsys):
-    images = sorted((EG_PORTRAITS / "images").iterdir())[:2]
+    images = sorted((eg_portraits() / "images").iterdir())[:2]
     code, _, err = run_cli(
         [
             "mask",
@@ -95,7 +91,7 @@ def test_mask_command_takes_a_manifest(tmp_path, capsys):
             "-o",
             str(tmp_path),
             "--model",
-            str(MANIFESTS / "bilinear_fin_munet_uint8.toml"),
+            str(seed_manifest("bilinear_fin_munet_uint8")),
             "--filters",
             "none",
         ],
@@ -104,15 +100,15 @@ def test_mask_command_takes_a_manifest(tmp_path, capsys):
     assert code == 0, err
     for p in images:
         pred = cv2.imread(str(tmp_path / (p.stem + ".png")), 0)
-        gt = cv2.imread(str(EG_PORTRAITS / "masks" / (p.stem + ".png")), 0)
+        gt = cv2.imread(str(eg_portraits() / "masks" / (p.stem + ".png")), 0)
         inter = np.count_nonzero((pred > 127) & (gt > 127))
         assert inter / np.count_nonzero((pred > 127) | (gt > 127)) > 0.9
 
 
 def test_loading_models_prints_nothing(tmp_path):
     """LiteRT's and ONNX Runtime's own console noise is silenced."""
-    for manifest in ("sinet.toml", "portrait_video_quant.toml"):
-        r = run_segcam(["models", "check", str(MANIFESTS / manifest)])
+    for manifest in ("sinet", "portrait_video_quant"):
+        r = run_segcam(["models", "check", str(seed_manifest(manifest))])
         assert r.returncode == 0, r.stderr
         assert r.stderr == "" and r.stdout.count("\n") == 1
 
@@ -133,7 +129,7 @@ def test_gpu_accelerator_runs_or_fails_in_one_line():
         assert "\n" not in error and len(error) < 300
         return
     assert "GPU" in gpu.engine.backend
-    image = cv2.imread(str(sorted((EG_PORTRAITS / "images").iterdir())[0]))
+    image = cv2.imread(str(sorted((eg_portraits() / "images").iterdir())[0]))
     cpu = Segmenter("landscape").segment(image)
     assert np.abs(gpu.segment(image) - cpu).mean() < 0.01
 

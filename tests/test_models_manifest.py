@@ -11,11 +11,15 @@ from segcam.errors import ModelError
 from segcam.inference import Segmenter, load_manifest, resolve_model
 from segcam.inference.modelbench import mask_iou
 from segcam.metrics import iou
-from tests.conftest import EG_PORTRAITS, REPO, SHARED
+from tests.conftest import eg_portraits, seed_manifest, shared_path
 
-SEED = SHARED / "models" / "seed"
-LANDSCAPE = "package:mediapipe/modules/selfie_segmentation/selfie_segmentation_landscape.tflite"
+LANDSCAPE = "builtin:selfie_segmentation_landscape.tflite"
+# The spelling manifests used before the built-in store: still the same file.
 GENERAL = "package:mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite"
+
+
+def seed_file(name: str):
+    return shared_path("models", "seed", name)
 
 
 def write(folder, text: str, name: str = "m.toml"):
@@ -34,8 +38,8 @@ def load_error(tmp_path, text: str) -> str:
 
 
 def portrait() -> tuple[np.ndarray, np.ndarray]:
-    p = sorted((EG_PORTRAITS / "images").iterdir())[5]
-    return cv2.imread(str(p)), cv2.imread(str(EG_PORTRAITS / "masks" / (p.stem + ".png")), 0)
+    p = sorted((eg_portraits() / "images").iterdir())[5]
+    return cv2.imread(str(p)), cv2.imread(str(eg_portraits() / "masks" / (p.stem + ".png")), 0)
 
 
 # -- parsing -------------------------------------------------------------------------------
@@ -75,10 +79,10 @@ def test_manifest_fields_and_defaults(tmp_path):
 
 
 def test_relative_file_is_relative_to_the_manifest(tmp_path):
-    m = load_manifest(REPO / "tests" / "model_manifests" / "prisma-net.toml")
+    m = load_manifest(seed_manifest("prisma-net"))
     assert (
-        m.path == SEED / "prisma-net.tflite"
-        or m.path.resolve() == (SEED / "prisma-net.tflite").resolve()
+        m.path == seed_file("prisma-net.tflite")
+        or m.path.resolve() == (seed_file("prisma-net.tflite")).resolve()
     )
     assert m.input.normalise == "unit" and m.output.layout == "flat"
 
@@ -147,12 +151,12 @@ def test_wrong_input_size_is_named(tmp_path):
 
 
 def test_wrong_dtype_layout_prior_and_channels_are_named(tmp_path):
-    quant = SEED / "portrait_video_quant.tflite"
+    quant = seed_file("portrait_video_quant.tflite")
     msg = load_error(tmp_path, f'file = "{quant}"\n[input]\nprior = "channel"')
     assert 'input.dtype = "float32" but portrait_video_quant.tflite takes int8' in msg
     msg = load_error(tmp_path, f'file = "{quant}"\n[input]\ndtype = "int8"')
     assert 'input.prior is "none" but portrait_video_quant.tflite takes 4 channels' in msg
-    sinet = SEED / "SINet.onnx"
+    sinet = seed_file("SINet.onnx")
     msg = load_error(tmp_path, f'file = "{sinet}"\nengine = "onnx"')
     assert "input.layout = 'NHWC' but SINet.onnx's input [1, 3, 320, 320] looks NCHW" in msg
     msg = load_error(tmp_path, f'file = "{GENERAL}"\n[input]\nprior = "channel"')
@@ -164,16 +168,16 @@ def test_undecodable_outputs_are_named(tmp_path):
     assert 'output.decode = "softmax" needs class logits' in msg
     msg = load_error(tmp_path, f'file = "{LANDSCAPE}"\n[output]\nchannel = 1')
     assert "output.channel = 1 but selfie_segmentation_landscape.tflite's output has 1" in msg
-    mnv3 = SEED / "mnv3_seg_float.tflite"
+    mnv3 = seed_file("mnv3_seg_float.tflite")
     msg = load_error(tmp_path, f'file = "{mnv3}"\n[input]\nnormalise = "symmetric"')
     assert "output.channel is needed: mnv3_seg_float.tflite's output has 2 channels" in msg
-    prisma = SEED / "prisma-net.tflite"
+    prisma = seed_file("prisma-net.tflite")
     msg = load_error(tmp_path, f'file = "{prisma}"\n[output]\nlayout = "flat"\nsize = [100, 100]')
     assert "output.size = [100, 100] does not divide prisma-net.tflite's 65536" in msg
     msg = load_error(tmp_path, f'file = "{prisma}"\n[output]\nlayout = "NHWC"')
     assert "output.layout = 'NHWC' needs a [1, ...] 4-D output" in msg
     # Logits declared as probabilities: caught on the warm-up frame.
-    deeplab = SEED / "deeplab_aiseg513_dm05_float.tflite"
+    deeplab = seed_file("deeplab_aiseg513_dm05_float.tflite")
     msg = load_error(
         tmp_path,
         f'file = "{deeplab}"\n[input]\nnormalise = "symmetric"\n[output]\nchannel = 1',
@@ -188,11 +192,11 @@ def test_bare_tflite_keeps_the_builtin_contract(tmp_path):
     assert seg.input_size == (256, 144)
     # A .tflite of another contract needs a manifest, and the error says so.
     with pytest.raises(ModelError, match=r"not one value per input pixel.*manifest"):
-        Segmenter(str(SEED / "mnv3_seg_float.tflite"))
+        Segmenter(str(seed_file("mnv3_seg_float.tflite")))
     with pytest.raises(ModelError, match=r"not an NHWC RGB image.*manifest"):
-        Segmenter(str(SEED / "portrait_video_quant.tflite"))
+        Segmenter(str(seed_file("portrait_video_quant.tflite")))
     with pytest.raises(ModelError, match="an ONNX model needs a manifest"):
-        resolve_model(str(SEED / "SINet.onnx"))
+        resolve_model(str(seed_file("SINet.onnx")))
 
 
 # -- lookup: built-ins, user manifests, paths --------------------------------------------
@@ -239,7 +243,7 @@ def test_letterbox_maps_the_mask_back_to_the_frame(tmp_path):
     # Mapped back correctly, the mask scores like the stretched one on the same photos
     # (a mask misplaced by the bars' width would lose far more).
     stretched = Segmenter("general")
-    paths = sorted((EG_PORTRAITS / "images").iterdir())[:40:8]
+    paths = sorted((eg_portraits() / "images").iterdir())[:40:8]
     pairs = [
         (cv2.imread(str(p)), cv2.imread(str(p.parent.parent / "masks" / (p.stem + ".png")), 0))
         for p in paths

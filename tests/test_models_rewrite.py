@@ -28,13 +28,11 @@ from segcam.inference.tflite_model import (
     fix_quant_scales,
     rewrite_transpose_conv_bias,
 )
-from tests.conftest import EG_PORTRAITS, REPO, SHARED
-
-QUANT = SHARED / "models" / "seed" / "portrait_video_quant.tflite"
+from tests.conftest import REPO, eg_portraits, seed_manifest, shared_path
 
 
 def _images(n: int) -> list[np.ndarray]:
-    paths = sorted((EG_PORTRAITS / "images").iterdir())[:n]
+    paths = sorted((eg_portraits() / "images").iterdir())[:n]
     return [cv2.imread(str(p)) for p in paths]
 
 
@@ -139,7 +137,7 @@ def _quant_input(image: np.ndarray, scale: float, zp: int) -> np.ndarray:
 
 
 def test_scale_repair_is_exact_and_lets_xnnpack_run():
-    data = QUANT.read_bytes()
+    data = shared_path("models", "seed", "portrait_video_quant.tflite").read_bytes()
     assert count_bad_scales(data) > 100
     with pytest.raises(RuntimeError, match="scale"):
         _interpreter(data, builtin=False)  # XNNPACK refuses the original
@@ -165,7 +163,7 @@ def iou_of(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_recurrent_model_without_rewrite_falls_back_to_builtin_kernels(caplog):
-    manifest = load_manifest(REPO / "tests" / "model_manifests" / "portrait_video_quant.toml")
+    manifest = load_manifest(seed_manifest("portrait_video_quant"))
     with caplog.at_level("INFO", logger="segcam.inference.engine"):
         plain = Segmenter(manifest, rewrite=False)
     assert "built-in kernels" in plain.engine.backend
@@ -191,7 +189,7 @@ def test_tflite_runtime_fallback_runs_the_builtin_models(tmp_path):
         "import sys; sys.modules['ai_edge_litert'] = None\n"
         "import cv2, numpy as np\n"
         "from segcam.inference import Segmenter\n"
-        f"image = cv2.imread({str(sorted((EG_PORTRAITS / 'images').iterdir())[0])!r})\n"
+        f"image = cv2.imread({str(sorted((eg_portraits() / 'images').iterdir())[0])!r})\n"
         "s = Segmenter('landscape')\n"
         "assert 'tflite-runtime' in s.engine.backend, s.engine.backend\n"
         "assert any('TRANSPOSE_CONV' in n for n in s.engine.notes)\n"
@@ -210,7 +208,11 @@ def test_compiled_model_engine_matches_the_interpreter(which):
     compiled for the CPU so it runs here: same tensors, same outputs as the interpreter."""
     from segcam.inference.engine import CompiledModelEngine
 
-    path = resolve_model("landscape").path if which == "landscape" else QUANT
+    path = (
+        resolve_model("landscape").path
+        if which == "landscape"
+        else shared_path("models", "seed", "portrait_video_quant.tflite")
+    )
     compiled = CompiledModelEngine(path, gpu=False)
     interp = LiteRtEngine(path)
     assert compiled.inputs == interp.inputs and compiled.outputs == interp.outputs

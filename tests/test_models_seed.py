@@ -19,10 +19,7 @@ import pytest
 from segcam.inference import Segmenter, load_manifest
 from segcam.inference.modelbench import mask_iou
 from segcam.metrics import iou
-from tests.conftest import EG_PORTRAITS, REPO, SHARED
-
-MANIFESTS = REPO / "tests" / "model_manifests"
-SEED = SHARED / "models" / "seed"
+from tests.conftest import eg_portraits, seed_manifest, shared_path
 
 # manifest -> (README's EG-portraits IoU, every n-th image scored)
 EXPECTED = {
@@ -39,25 +36,26 @@ EXPECTED = {
 }
 
 
-def seed_manifest(name: str):
-    if not SEED.is_dir():
-        pytest.fail(f"seed models not found at {SEED} (set SEGCAM_SHARED)")
-    return load_manifest(MANIFESTS / f"{name}.toml")
+def seed(name: str):
+    """The loaded manifest of a seed model (built-ins by name)."""
+    return load_manifest(seed_manifest(name))
 
 
 @pytest.fixture(scope="module")
 def eg_set(shared_data) -> list[tuple[str, np.ndarray, np.ndarray]]:
     out = []
-    for image_path in sorted((EG_PORTRAITS / "images").iterdir()):
-        gt = cv2.imread(str(EG_PORTRAITS / "masks" / (image_path.stem + ".png")), 0)
+    for image_path in sorted((eg_portraits() / "images").iterdir()):
+        gt = cv2.imread(str(eg_portraits() / "masks" / (image_path.stem + ".png")), 0)
         out.append((image_path.stem, cv2.imread(str(image_path)), gt))
     assert len(out) == 75
     return out
 
 
 def test_every_seed_model_has_a_manifest():
-    files = {p.name for p in SEED.iterdir() if p.suffix in (".tflite", ".onnx")}
-    named = {seed_manifest(n).path.name for n in EXPECTED if n not in ("landscape", "general")}
+    files = {
+        p.name for p in shared_path("models", "seed").iterdir() if p.suffix in (".tflite", ".onnx")
+    }
+    named = {seed(n).path.name for n in EXPECTED if n not in ("landscape", "general")}
     assert files == named
 
 
@@ -65,7 +63,7 @@ def test_every_seed_model_has_a_manifest():
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_seed_model_reaches_readme_iou(name, eg_set):
     expected, step = EXPECTED[name]
-    model = name if name in ("landscape", "general") else seed_manifest(name)
+    model = name if name in ("landscape", "general") else seed(name)
     seg = Segmenter(model)
     scores = [mask_iou(seg, image, gt) for _, image, gt in eg_set[::step]]
     mean = float(np.mean(scores))
@@ -74,7 +72,7 @@ def test_seed_model_reaches_readme_iou(name, eg_set):
 
 
 def test_sinet_runs_on_the_onnx_engine(eg_set):
-    seg = Segmenter(seed_manifest("sinet"))
+    seg = Segmenter(seed("sinet"))
     assert seg.engine.kind == "onnx" and "CPUExecutionProvider" in seg.engine.backend
     (inp,) = seg.engine.inputs
     assert inp.name == "data" and inp.shape == (1, 3, 320, 320)
@@ -99,13 +97,13 @@ def test_onnx_engine_needs_onnxruntime(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ModelError, match=r"pip install segcam\[onnx\]") as err:
-        Segmenter(seed_manifest("sinet"))
+        Segmenter(seed("sinet"))
     assert "\n" not in str(err.value)
 
 
 def test_recurrent_model_receives_the_previous_mask(eg_set):
     """Changing the prior changes the output; the prior is the last mask; reset zeroes it."""
-    seg = Segmenter(seed_manifest("portrait_video_quant"))
+    seg = Segmenter(seed("portrait_video_quant"))
     inp = seg.engine.inputs[0]
     assert inp.shape == (1, 224, 224, 4) and inp.dtype == np.int8 and inp.quantised
     _, image, gt = eg_set[3]
@@ -146,7 +144,7 @@ def test_recurrent_prior_steadies_a_real_video(shared_data):
                 frames.append(f.to_ndarray(format="bgr24"))
             if len(frames) == 24:
                 break
-    seg = Segmenter(seed_manifest("portrait_video_quant"))
+    seg = Segmenter(seed("portrait_video_quant"))
 
     def flips(recurrent: bool) -> float:
         seg.reset()

@@ -56,6 +56,28 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     _engine_options(check)
     check.set_defaults(handler=run_check)
 
+    install = actions.add_parser(
+        "install",
+        parents=[common],
+        help="fetch the built-in models' files (MediaPipe's two selfie models) once",
+        description="Put MediaPipe's two selfie-segmentation model files into segcam's user "
+        "data folder. By default pip downloads the mediapipe==0.10.21 wheel (only it, from "
+        "your configured package index) and segcam keeps just the two .tflite files, checked "
+        "by SHA-256. This also happens by itself the first time a built-in model is used. "
+        "Offline, give --from: a mediapipe-0.10.21 wheel file, or a folder holding the two "
+        "files (for example an installed mediapipe/modules/selfie_segmentation).",
+    )
+    install.add_argument(
+        "--from",
+        dest="source",
+        metavar="PATH",
+        help="a mediapipe==0.10.21 wheel, or a folder with the two .tflite files (offline)",
+    )
+    install.add_argument(
+        "--force", action="store_true", help="replace files that are already installed"
+    )
+    install.set_defaults(handler=run_install)
+
     bench = actions.add_parser(
         "bench",
         parents=[common],
@@ -98,7 +120,7 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
 def _no_action(args: argparse.Namespace) -> int:
     from segcam.errors import ConfigError
 
-    raise ConfigError("segcam models needs an action: list, info, check or bench")
+    raise ConfigError("segcam models needs an action: list, info, check, install or bench")
 
 
 def _check_engine_args(args: argparse.Namespace) -> None:
@@ -154,7 +176,7 @@ def run_list(args: argparse.Namespace) -> int:
                 "size": _size(m.path),
                 "size_bytes": m.path.stat().st_size if m.path and m.path.is_file() else None,
                 "source": where,
-                "file": str(m.path) if m.path else m.file,
+                "file": str(m.path) if m.path else f"{m.file} (not installed yet)",
                 "manifest": str(m.source) if m.source else None,
                 "description": m.description,
             }
@@ -169,12 +191,39 @@ def run_list(args: argparse.Namespace) -> int:
     widths = [max(len(r[k]) for r in table) for k in range(len(header) - 1)]
     for r in table:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    if any(i["file"].endswith("(not installed yet)") for i in items):
+        print("\nbuilt-in models are fetched on first use, or now with 'segcam models install'")
     folder = user_models_dir()
     print(f"\nuser manifests: {folder}{'' if folder.is_dir() else ' (none yet)'}")
     for m in shadowed:
         print(f"  ignored {m.source}: the built-in model {m.name!r} has that name")
     for path, err in broken.items():
         print(f"  broken {path}: {err}")
+    return EXIT_OK
+
+
+# -- install ----------------------------------------------------------------------------
+
+
+def run_install(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from segcam.inference import builtin_store
+
+    source = Path(args.source) if args.source else None
+    if source is None and not args.force and builtin_store.is_installed():
+        for name in builtin_store.FILES:
+            found = builtin_store.find(name)
+            print(f"{name}: already installed ({found.origin}: {found.path})")
+        return EXIT_OK
+    if source is None:
+        print(
+            f"fetching {builtin_store.SOURCE_REQUIREMENT} with pip (about 35 MB, once) ...",
+            flush=True,
+        )
+    installed = builtin_store.install(source, force=args.force)
+    for name, path in installed.items():
+        print(f"{name}: {path} ({_size(path)}, SHA-256 checked)")
     return EXIT_OK
 
 

@@ -5,8 +5,10 @@ The format is documented, with examples, in ``models/README.md``. In short::
     name = "mnv3"                      # optional, default: the manifest's file name
     description = "..."                # optional
     file = "mnv3_seg_float.tflite"     # relative to the manifest's folder, or
-                                       # "package:mediapipe/modules/..." for a file
-                                       # inside an installed Python package
+                                       # "package:NAME/path" for a file inside the
+                                       # installed Python package NAME, or
+                                       # "builtin:selfie_segmentation.tflite" for a
+                                       # MediaPipe selfie model (builtin_store)
     engine = "litert"                  # or "onnx"
 
     [input]
@@ -51,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from segcam.errors import ModelError
-from segcam.packages import find_package_file, is_installed
+from segcam.packages import find_package_file, is_installed, is_package_name, safe_relative
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -96,6 +98,7 @@ _STATE_KEYS = {"input", "output", "shape"}
 _CONSTANT_KEYS = {"input", "value"}
 
 PACKAGE_PREFIX = "package:"
+BUILTIN_PREFIX = "builtin:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,24 +456,81 @@ def parse_manifest(
 
 
 def resolve_file(file: str, base: Path | None, origin: str) -> Path | None:
-    """The model file a manifest's ``file`` names (None: its package is not installed).
+    """The model file a manifest's ``file`` names (None: not on this machine yet).
 
-    ``package:NAME/relative/path`` is a file inside the installed Python package NAME,
-    located without importing it (:mod:`segcam.packages`); other values may use ``~``
-    and are relative to the manifest's folder.
+    * ``builtin:NAME.tflite`` is one of MediaPipe's selfie models, kept by
+      :mod:`segcam.inference.builtin_store` (None until it is installed; the model
+      registry fetches it on first use);
+    * ``package:NAME/relative/path`` is a file inside the installed Python package
+      NAME, located without importing anything (:mod:`segcam.packages`): NAME is a
+      top-level name (no dots) and the path may not leave the package (no ``..``).
+      ``package:mediapipe/modules/selfie_segmentation/...`` files are the built-in
+      ones, so they are taken from the store as well;
+    * other values may use ``~`` and are relative to the manifest's folder.
     """
+    from segcam.inference import builtin_store
+
+    if file.startswith(BUILTIN_PREFIX):
+        name = file[len(BUILTIN_PREFIX) :]
+        if name not in builtin_store.FILES:
+            raise ModelError(
+                f"{origin}: file = {file!r}: the built-in files are "
+                + ", ".join(f"builtin:{n}" for n in builtin_store.FILES)
+            )
+        found = builtin_store.find(name)
+        return found.path if found is not None else None
     if file.startswith(PACKAGE_PREFIX):
         package, _, relative = file[len(PACKAGE_PREFIX) :].partition("/")
         if not package or not relative:
             raise ModelError(f"{origin}: file = {file!r} must be package:NAME/path/inside")
+        if not is_package_name(package):
+            raise ModelError(
+                f"{origin}: file = {file!r}: {package!r} is not a top-level package name "
+                "(no dots; segcam never imports a package to find a file)"
+            )
+        if not safe_relative(relative):
+            raise ModelError(
+                f"{origin}: file = {file!r}: the path must stay inside the package "
+                "(no '..', not absolute)"
+            )
+        store_name = _builtin_name(package, relative)
+        if store_name is not None:
+            found = builtin_store.find(store_name)
+            return found.path if found is not None else None
         if not is_installed(package):
             return None
-        found = find_package_file(package, relative)
-        return found if found is not None else Path(package) / relative
+        found_file = find_package_file(package, relative)
+        return found_file if found_file is not None else Path(package) / relative
     path = Path(os.path.expanduser(file))
     if not path.is_absolute() and base is not None:
         path = Path(os.path.normpath(base / path))
     return path
+
+
+def builtin_file_name(file: str) -> str | None:
+    """The built-in store's file name a manifest's ``file`` refers to, if it is one."""
+    from segcam.inference import builtin_store
+
+    if file.startswith(BUILTIN_PREFIX):
+        name = file[len(BUILTIN_PREFIX) :]
+        return name if name in builtin_store.FILES else None
+    if file.startswith(PACKAGE_PREFIX):
+        package, _, relative = file[len(PACKAGE_PREFIX) :].partition("/")
+        return _builtin_name(package, relative)
+    return None
+
+
+def _builtin_name(package: str, relative: str) -> str | None:
+    from segcam.inference import builtin_store
+
+    folder, _, name = relative.rpartition("/")
+    if (
+        package == builtin_store.SOURCE_PACKAGE
+        and folder == builtin_store.PACKAGE_FOLDER
+        and name in builtin_store.FILES
+    ):
+        return name
+    return None
 
 
 def load_manifest(path: str | Path, *, kind: str = "path") -> ModelManifest:

@@ -4,12 +4,11 @@
 
 1. a built-in name: the manifests in the project's ``models/`` folder
    (:func:`segcam.resources.models_dir`). ``landscape`` and ``general`` are
-   MediaPipe's two selfie-segmentation models. They ship in the
-   ``mediapipe==0.10.21`` wheel (later releases dropped them) under
-   ``mediapipe/modules/selfie_segmentation/``; their manifests point there with
-   ``file = "package:mediapipe/..."``, which is located with
-   :func:`importlib.util.find_spec` and never imports mediapipe (importing it
-   takes seconds and pulls in jax, matplotlib and protobuf graphs we never use);
+   MediaPipe's two selfie-segmentation models, ``file = "builtin:..."``: the files
+   come from the ``mediapipe==0.10.21`` wheel (later releases dropped them), and
+   :mod:`segcam.inference.builtin_store` keeps just those two files in the user
+   data folder, fetching them on first use; mediapipe is never installed whole
+   for them, nor imported;
 2. the name of a user manifest in ``<user data folder>/models/*.toml``
    (:func:`user_models_dir`; ``~/.local/share/segcam/models`` on Linux);
 3. a path: a manifest (``.toml``), or a bare ``.tflite`` file with the built-in
@@ -18,6 +17,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from segcam.errors import ModelError
+from segcam.inference import builtin_store
 from segcam.inference.manifest import (
     ModelManifest,
     bare_tflite_manifest,
+    builtin_file_name,
     load_manifest,
 )
-from segcam.packages import find_package_file, is_installed
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +52,6 @@ class ModelInfo:
     input_size: tuple[int, int]
     description: str = ""
     manifest: ModelManifest | None = None
-
-
-def mediapipe_model_dir() -> Path:
-    """The ``selfie_segmentation`` folder inside the installed mediapipe package."""
-    if not is_installed("mediapipe"):
-        raise ModelError(
-            "the built-in models come from the mediapipe package, which is not installed: "
-            "pip install 'mediapipe==0.10.21'"
-        )
-    folder = find_package_file("mediapipe", "modules/selfie_segmentation")
-    if folder is not None and folder.is_dir():
-        return folder
-    raise ModelError(
-        "the installed mediapipe has no selfie_segmentation models (releases after 0.10.21 "
-        "dropped them): pip install 'mediapipe==0.10.21'"
-    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -125,19 +110,21 @@ def user_manifests() -> tuple[dict[str, ModelManifest], dict[Path, ModelError]]:
 
 
 def info_from_manifest(m: ModelManifest) -> ModelInfo:
-    """A :class:`ModelInfo` for ``m``, once its model file is known to exist."""
+    """A :class:`ModelInfo` for ``m``, once its model file is known to exist.
+
+    A built-in model file that is not on this machine yet is fetched here, once
+    (:func:`segcam.inference.builtin_store.ensure`).
+    """
+    builtin_name = builtin_file_name(m.file)
+    if m.path is None and builtin_name is not None:
+        m = dataclasses.replace(m, path=builtin_store.ensure(builtin_name))
     if m.path is None:
-        if m.file.startswith("package:mediapipe/"):
-            mediapipe_model_dir()  # raises the install hint
         package = m.file.split(":", 1)[1].split("/", 1)[0]
         raise ModelError(
             f"model {m.name!r} is inside the Python package {package!r}, which is not "
             f"installed: pip install {package}"
         )
     if not m.path.exists():
-        if m.origin == "builtin" and m.file.startswith("package:mediapipe/"):
-            mediapipe_model_dir()
-            raise ModelError(f"built-in model {m.name!r} is missing from mediapipe: {m.path}")
         where = f" (file in {m.source})" if m.source else ""
         raise ModelError(f"model file not found: {m.path}{where}")
     if not m.path.is_file():
@@ -184,6 +171,8 @@ def resolve_model(name_or_path: str) -> ModelInfo:
 
 
 def _resolve_path(text: str) -> ModelInfo:
+    from segcam.resources import models_dir
+
     path = Path(os.path.expanduser(text))
     suffix = path.suffix.lower()
     if suffix == ".toml":
@@ -195,6 +184,6 @@ def _resolve_path(text: str) -> ModelInfo:
     if suffix == ".onnx":
         raise ModelError(
             f'{text}: an ONNX model needs a manifest (engine = "onnx") that says how to '
-            "call it; see models/README.md"
+            f"call it; the format, with examples, is in {models_dir() / 'README.md'}"
         )
     return info_from_manifest(bare_tflite_manifest(path))
