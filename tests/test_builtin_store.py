@@ -169,3 +169,12 @@ def test_a_manifest_cannot_import_code_or_leave_its_package(tmp_path, file, erro
     listed = run_segcam(["models", "list"], env={**os.environ, **env})
     assert listed.returncode == 0 and "Zen of Python" not in listed.stdout
     assert "broken" in listed.stdout and error in listed.stdout
+
+
+def test_doctor_names_missing_builtin_models_and_fetches_nothing(empty_store):
+    from segcam.doctor.software import models
+
+    (check,) = models()
+    assert not check.ok and "not installed yet" in check.title
+    assert "segcam models install" in check.fix
+    assert not empty_store.exists()

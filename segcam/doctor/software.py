@@ -1,8 +1,9 @@
 """Software checks: Python, package versions, the built-in models, Qt's system libraries.
 
 Versions come from the installed distributions' metadata
-(:mod:`importlib.metadata`), so nothing heavy is imported; mediapipe in
-particular is never imported (see :mod:`segcam.packages`).
+(:mod:`importlib.metadata`), so nothing heavy is imported. The built-in
+models are checked where segcam keeps them (:mod:`segcam.inference.builtin_store`);
+the doctor never fetches them itself.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ _OPENCV = (
 )
 _PACKAGES: list[tuple[str, tuple[str, ...], str, bool]] = [
     ("ai-edge-litert", ("ai-edge-litert",), "ai-edge-litert>=2.0", True),
-    ("mediapipe", ("mediapipe",), "mediapipe==0.10.21", True),
     ("numpy", ("numpy",), "numpy>=1.24,<2", True),
     ("OpenCV", _OPENCV, "opencv-contrib-python>=4.8", True),
     ("PyAV", ("av",), "av>=12", True),
@@ -53,10 +53,8 @@ def _numbers(version: str) -> tuple[int, ...]:
 def _version_problem(label: str, version: str) -> str | None:
     """Why an installed version will not work, or None."""
     v = _numbers(version)
-    if label == "mediapipe" and v != (0, 10, 21):
-        return "only 0.10.21 ships the selfie-segmentation models segcam uses"
     if label == "numpy" and v and v[0] >= 2:
-        return "mediapipe 0.10.21 and LiteRT need numpy 1.x"
+        return "segcam is built and tested on numpy 1.x"
     if label == "pyvirtualcam" and v < (0, 11):
         return "segcam needs pyvirtualcam 0.11 or later"
     return None
@@ -73,7 +71,7 @@ def python_and_packages() -> list[Check]:
             SOFTWARE,
             ok,
             f"Python {py.major}.{py.minor}.{py.micro}"
-            + ("" if ok else " (segcam needs 3.10, 3.11 or 3.12: mediapipe 0.10.21's range)"),
+            + ("" if ok else " (segcam needs 3.10, 3.11 or 3.12: numpy 1.x's range)"),
             () if ok else ("install Python 3.12 and segcam in a virtual environment with it",),
         )
     )
@@ -138,6 +136,22 @@ def models() -> list[Check]:
                 ("pip install --force-reinstall segcam",),
             )
         ]
+    from segcam.inference import builtin_store
+
+    if not builtin_store.is_installed():
+        return [
+            Check(
+                MODELS,
+                False,
+                "the built-in models' files are not installed yet (segcam fetches them on "
+                "first use; that needs pip to reach your package index): "
+                f"{builtin_store.store_dir()}",
+                (
+                    "segcam models install",
+                    "offline: segcam models install --from mediapipe-0.10.21-<platform>.whl",
+                ),
+            )
+        ]
     checks = []
     for name in names:
         try:
@@ -145,7 +159,7 @@ def models() -> list[Check]:
             make_segmenter(name, threads=1)
         except SegcamError as e:
             checks.append(
-                Check(MODELS, False, f"{name} model: {e}", fixes.pip_install("mediapipe==0.10.21"))
+                Check(MODELS, False, f"{name} model: {e}", ("segcam models install --force",))
             )
             continue
         engine = getattr(info.manifest, "engine", "litert")
