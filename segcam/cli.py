@@ -2,8 +2,16 @@
 
 ``segcam.cli.main(argv)`` runs one command in-process and returns its exit code;
 it never raises for user errors and never prints a traceback unless ``--debug``
-is given. Exit codes: 0 success, 1 a runtime failure (some inputs failed, a
-device was lost), 2 bad usage or input, 130 a finite job interrupted by Ctrl+C.
+is given. Exit codes (the README's table says the same):
+
+* 0: success.
+* 1: the run started and failed part-way, or some inputs of a batch failed: a
+  camera lost, a corrupt frame or image mid-run, a full disk, an encoder
+  failure. What was written before the failure is kept, and said so. Also an
+  internal error (a bug).
+* 2: nothing was done: a bad option, config file, input, model or output path,
+  found before the first frame.
+* 130: a finite job interrupted by Ctrl+C (or SIGTERM); the output was finalised.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import math
 import signal
 import sys
 import threading
@@ -39,6 +48,26 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise _UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
+
+
+#: The longest ``--duration`` (about 115 days): any finite bound keeps the frame
+#: arithmetic exact, and no recording is longer.
+MAX_DURATION = 1e7
+
+
+def _duration(text: str) -> float:
+    """``--duration S``: a finite number of seconds in (0, MAX_DURATION]; not inf, nan or 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: expected seconds, e.g. 10 or 2.5"
+        ) from None
+    if not (math.isfinite(value) and 0 < value <= MAX_DURATION):
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: must be more than 0 and at most {MAX_DURATION:.0f} seconds"
+        )
+    return value
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -147,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
         "srt:// (MPEG-TS), sent in real time",
     )
     rec.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
-    rec.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of video")
+    rec.add_argument(
+        "--duration", type=_duration, metavar="S", help="stop after S seconds of video"
+    )
     rec.add_argument("--mirror", action="store_true", help="mirror the recorded video")
     rec.add_argument("--loop", action="store_true", help="repeat a video or image list forever")
     add_model_options(rec)
@@ -311,7 +342,20 @@ class StopSignals:
 
 
 def entry_point() -> None:
-    """Console-script entry point."""
-    code = main()
+    """Console-script entry point.
+
+    Once :func:`main` has returned, the job is over (its threads joined, its output
+    finalised) and the exit status is decided. A Ctrl+C after that, such as a second
+    press while the recording was finalising, must not replace that status with
+    "killed by SIGINT" (-2). So SIGINT is ignored from here on. A Python handler
+    would not do: interpreter teardown resets such handlers to the default, which
+    kills, while an ignored signal stays ignored. (SIGTERM still ends a stuck teardown.)
+    """
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before main's own handler was reached
+        code = EXIT_INTERRUPTED
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.stdout.flush()
     sys.exit(code)

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 #: Upper bound for any frame dimension we accept (8K UHD is 7680 wide).
 MAX_DIMENSION = 8192
+#: Lower bound for any frame dimension: ``--resolution``, backgrounds, and the frames a
+#: source gives without ``--resolution`` (encoders need even sizes of at least 2).
+MIN_DIMENSION = 16
 
 #: CSS colour names users are most likely to type, as (R, G, B).
 COLOUR_NAMES: dict[str, tuple[int, int, int]] = {
@@ -67,7 +70,7 @@ COLOUR_NAMES: dict[str, tuple[int, int, int]] = {
 }
 
 _HEX_RE = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
-_RES_RE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+_RES_RE = re.compile(r"^\s*(\d{1,9})\s*[xX×]\s*(\d{1,9})\s*$")  # 9 digits: int() stays cheap
 
 
 def parse_resolution(text: str) -> tuple[int, int]:
@@ -76,9 +79,10 @@ def parse_resolution(text: str) -> tuple[int, int]:
     if not m:
         raise ConfigError(f"invalid resolution {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720")
     w, h = int(m.group(1)), int(m.group(2))
-    if not (16 <= w <= MAX_DIMENSION and 16 <= h <= MAX_DIMENSION):
+    if not (MIN_DIMENSION <= w <= MAX_DIMENSION and MIN_DIMENSION <= h <= MAX_DIMENSION):
         raise ConfigError(
-            f"invalid resolution {text!r}: width and height must be between 16 and {MAX_DIMENSION}"
+            f"invalid resolution {text!r}: width and height must be between {MIN_DIMENSION} "
+            f"and {MAX_DIMENSION}"
         )
     return w, h
 
@@ -197,13 +201,25 @@ def parse_background(text: str) -> BackgroundSpec:
     if not os.path.exists(path):
         if _HEX_RE.match(low):
             return BackgroundSpec("colour", colour=parse_colour(t))
-        raise ConfigError(f"background {text!r} is not a file, a colour, blur[:N], none or mask")
+        if _looks_like_path(t):
+            raise ConfigError(f"background file not found: {t}")
+        raise ConfigError(
+            f"background {text!r} is not a file that exists, a colour, blur[:N], none or mask"
+        )
     if os.path.isdir(path):
         raise ConfigError(f"background {text!r} is a folder; give an image or video file")
     ext = os.path.splitext(path)[1].lower()
     if ext in _VIDEO_EXTENSIONS:
         return BackgroundSpec("video", path=path)
     return BackgroundSpec("image", path=path)
+
+
+def _looks_like_path(text: str) -> bool:
+    """True when ``text`` was meant as a file: it has a folder part or a media extension."""
+    from segcam.imaging import IMAGE_EXTENSIONS
+
+    ext = os.path.splitext(text)[1].lower()
+    return "/" in text or os.sep in text or ext in IMAGE_EXTENSIONS or ext in _VIDEO_EXTENSIONS
 
 
 @dataclass(frozen=True, slots=True)

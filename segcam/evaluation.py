@@ -45,10 +45,15 @@ class DataSet:
     sequence: bool
 
     def pairs(self) -> list[tuple[Path, Path]]:
+        """``(image, mask)`` paths, in natural name order; images without a mask are left out."""
         images = self.root / "images"
         masks = self.root / "masks"
         out = []
-        for name in sorted(os.listdir(images), key=natural_key):
+        try:
+            names = os.listdir(images)
+        except OSError as e:
+            raise InputError(f"cannot list {images}: {e.strerror}") from None
+        for name in sorted(names, key=natural_key):
             if not is_image_path(name):
                 continue
             mask = masks / (Path(name).stem + ".png")
@@ -78,14 +83,30 @@ def find_datasets(root: str | Path, sequence: bool | None = None) -> list[DataSe
             dirnames[:] = []
     if not found:
         raise InputError(f"no images/ + masks/ folders found under {root}")
+    for ds in found:
+        # A set with nothing to score would average to NaN and look like a result.
+        if not ds.pairs():
+            raise InputError(
+                f"no image in {ds.root / 'images'} has a mask of the same name in "
+                f"{ds.root / 'masks'} (masks are PNG files named after the image)"
+            )
     return sorted(found, key=lambda d: (d.sequence, d.name))
 
 
-def _gt(path: Path) -> np.ndarray:
-    gt = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if gt is None:
-        raise InputError(f"cannot read mask {path}")
-    return gt
+def load_pair(img_path: Path, mask_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """An image (BGR) and its ground-truth mask (grey), checked to have the same size.
+
+    Ground truth is never resized (that would score the resize), so a mask of
+    another size is an :class:`InputError` naming both files.
+    """
+    image = load_image(str(img_path))
+    gt = load_image(str(mask_path), "mask", grey=True)
+    if gt.shape[:2] != image.shape[:2]:
+        raise InputError(
+            f"mask {mask_path} is {gt.shape[1]}x{gt.shape[0]} but image {img_path} is "
+            f"{image.shape[1]}x{image.shape[0]}: a mask must have its image's size"
+        )
+    return image, gt
 
 
 @dataclass
@@ -114,7 +135,7 @@ def _alpha(processor: Processor, image: np.ndarray, seq: int) -> np.ndarray:
 def eval_stills(processor: Processor, ds: DataSet, limit: int | None = None) -> Scores:
     ious, bfs, maes, times = [], [], [], []
     for i, (img_path, mask_path) in enumerate(ds.pairs()[:limit]):
-        image, gt = load_image(str(img_path)), _gt(mask_path)
+        image, gt = load_pair(img_path, mask_path)
         processor.reset()
         frame = processor.process(Frame(i, image, 0.0))
         a = frame.alpha
@@ -137,7 +158,7 @@ def eval_sequence(processor: Processor, ds: DataSet, limit: int | None = None) -
     processor.reset()
     preds, gts, ious = [], [], []
     for i, (img_path, mask_path) in enumerate(ds.pairs()[:limit]):
-        image, gt = load_image(str(img_path)), _gt(mask_path)
+        image, gt = load_pair(img_path, mask_path)
         a = _alpha(processor, image, i)
         preds.append(a)
         gts.append(gt)
@@ -195,8 +216,9 @@ def eval_jitter(
     ious: list[list[float]] = [[] for _ in range(n)]
     warps: list[list[float]] = [[] for _ in range(n)]
     dts: list[list[float]] = [[] for _ in range(n)]
-    for k, (img_path, mask_path) in enumerate(ds.pairs()[:limit]):
-        image, gt = load_image(str(img_path)), _gt(mask_path)
+    pairs = ds.pairs()[:limit]
+    for k, (img_path, mask_path) in enumerate(pairs):
+        image, gt = load_pair(img_path, mask_path)
         clip = list(jitter_sequence(image, gt, seed=k, js=js))
         moved_gts = [moved for _, moved, _ in clip]
         for i, proc in enumerate(processors):

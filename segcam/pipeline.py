@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from segcam.capture.base import Source
 from segcam.channels import END, BoundedQueue, Closed, LatestSlot
 from segcam.config import PipelineSettings
-from segcam.errors import SegcamError, one_line
+from segcam.errors import SegcamError, midway, one_line
 from segcam.frame import Frame
 from segcam.inference.segmenter import Segmenter
 from segcam.processor import Processor
@@ -215,7 +215,8 @@ class Pipeline:
         if self.error is not None:
             return
         if isinstance(err, SegcamError):
-            self.error = err
+            # After frames went out, the run failed part-way: exit 1, not 2 (errors.py).
+            self.error = midway(err) if self.stats.frames_out else err
         else:
             log.debug("internal error", exc_info=err)
             self.error = SegcamError(f"internal error: {type(err).__name__}: {one_line(err)}")

@@ -106,13 +106,15 @@ def load(path: str | Path | None = None) -> FileSettings:
         if explicit:
             raise ConfigError(f"config file not found: {p}")
         return FileSettings(None, {})
+    if not p.is_file():
+        # A folder, a device or a FIFO (which would block the read forever).
+        raise ConfigError(f"config file {p} is not a regular file")
     try:
         with p.open("rb") as f:
-            data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as e:
         raise ConfigError(f"cannot read config file {p}: {e.strerror}") from None
+    data = _parse(raw, p)
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key not in KEYS:
@@ -125,6 +127,30 @@ def load(path: str | Path | None = None) -> FileSettings:
             )
         values[key] = float(value) if KEYS[key][0] is float else value
     return FileSettings(p, values)
+
+
+#: A settings file is a few hundred bytes; anything this large is not one, and
+#: reading it whole would make a mistyped ``--config`` cost memory and time.
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _parse(raw: bytes, p: Path) -> dict[str, Any]:
+    """The TOML document in ``raw``, or a :class:`ConfigError` naming ``p`` and the problem."""
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {p} is larger than {MAX_CONFIG_BYTES >> 20} MiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"config file {p} is not UTF-8 text (byte {e.start}); save it as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+    except RecursionError:
+        # tomllib parses nested arrays and tables recursively; no setting nests.
+        raise ConfigError(f"config file {p} nests arrays or tables too deeply") from None
 
 
 def _type_ok(kind: type, value: Any) -> bool:

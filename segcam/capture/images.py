@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from segcam.errors import InputError
+from segcam.config import MIN_DIMENSION
+from segcam.errors import InputError, midway
 from segcam.frame import Frame
 from segcam.imaging import cover_fit, is_image_path, load_image, natural_key
 
@@ -38,6 +39,8 @@ class ImageSource:
     A single image with ``repeat=True`` is an endless, unchanging stream, handy for
     tests and for a virtual camera showing a still. Every frame has the size of
     ``resolution`` or, by default, of the first image; other sizes are cover-fitted.
+    Without ``resolution`` the first image must be at least
+    :data:`~segcam.config.MIN_DIMENSION` pixels on each side.
     """
 
     live = False
@@ -60,6 +63,12 @@ class ImageSource:
         self.frame_count = None if repeat else len(paths)
         self._first = load_image(paths[0])
         h, w = self._first.shape[:2]
+        if resolution is None and min(w, h) < MIN_DIMENSION:
+            # Encoders round sizes down to even numbers: a 1-pixel side would become 0.
+            raise InputError(
+                f"input image {paths[0]} is {w}x{h}: frames need at least {MIN_DIMENSION} "
+                "pixels per side (give --resolution WxH to scale it up)"
+            )
         self.size = resolution or (w, h)
         self._seq = 0
 
@@ -71,7 +80,11 @@ class ImageSource:
         if self._seq >= n and not self.repeat:
             return None
         i = self._seq % n
-        image = cover_fit(self._first if i == 0 else load_image(self.paths[i]), self.size)
+        try:
+            image = self._first if i == 0 else load_image(self.paths[i])
+        except InputError as e:
+            raise midway(e) from None  # earlier images were already delivered
+        image = cover_fit(image, self.size)
         if image is self._first:  # cover_fit returns its input when no resize is needed
             image = image.copy()
         frame = Frame(self._seq, image, self._seq / self.fps)

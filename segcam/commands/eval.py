@@ -7,6 +7,7 @@ import json
 import sys
 
 from segcam.cli import EXIT_OK
+from segcam.errors import ConfigError
 from segcam.evaluation import Pipeline, Scores, evaluate, find_datasets
 from segcam.filters.base import parse_chain
 from segcam.settings_file import pipeline_settings
@@ -14,6 +15,9 @@ from segcam.settings_file import pipeline_settings
 
 def run_eval(args: argparse.Namespace) -> int:
     datasets = find_datasets(args.data, sequence=True if args.sequence else None)
+    if args.limit is not None and args.limit < 1:
+        # --limit 0 would score nothing and print NaN as if it were a result.
+        raise ConfigError(f"invalid --limit {args.limit}: must be at least 1")
     settings = pipeline_settings(args, background="mask")
     pipelines = []
     if args.baseline:

@@ -271,6 +271,11 @@ class VideoBackground:
         if self._out is None or self._out.shape != (h, w, 3):
             self._out = np.empty((h, w, 3), np.uint8)
         sw, sh, x0, y0 = _cover_geometry((vf.width, vf.height), (w, h))
+        if sw * sh > 4 * w * h:
+            # A clip of extreme shape (16x4000) scaled whole would be huge before the
+            # crop; cover_fit crops first and scales only what shows.
+            np.copyto(self._out, cover_fit(vf.to_ndarray(format="bgr24"), (w, h)))
+            return self._out
         image = vf.to_ndarray(
             format="bgr24", width=sw, height=sh, interpolation="AREA" if sw < vf.width else None
         )

@@ -84,6 +84,31 @@ def smoothstep_centre(filters: tuple[FilterSpec, ...]) -> tuple[float, float] | 
     return None
 
 
+def ramp_threshold(
+    filters: tuple[FilterSpec, ...], saved: float | None
+) -> tuple[float, float] | None:
+    """``(threshold, half width)`` for the chain's smoothstep ramp, or None without one.
+
+    Near 0 or 1 the ramp is clipped (a threshold of 0.95 with half width 0.2 is
+    ``[0.75, 1.0]``), so its centre is not the threshold the user set. When the
+    ``saved`` threshold (the config file's) gives exactly this ramp with some half
+    width, it is the answer: the slider comes back where it was left. Otherwise
+    (the chain was edited by hand) the ramp's centre is.
+    """
+    ramp = smoothstep_centre(filters)
+    if ramp is None or saved is None:
+        return ramp
+    centre, half = ramp
+    lo, hi = centre - half, centre + half
+    for h in (half, saved - lo, hi - saved):
+        if h <= 0:
+            continue
+        p = threshold_spec(saved, h).kwargs()
+        if abs(p["lo"] - lo) < 1e-6 and abs(p["hi"] - hi) < 1e-6:
+            return saved, h
+    return ramp
+
+
 def threshold_spec(centre: float, half_width: float = DEFAULT_HALF_WIDTH) -> FilterSpec:
     """A smoothstep spec whose ramp is centred on ``centre`` (clamped to [0, 1])."""
     half = max(0.01, min(0.5, half_width))
@@ -177,7 +202,7 @@ class GuiState:
                 f"invalid threshold = {threshold:g}: must be between "
                 f"{THRESHOLD_RANGE[0]:g} and {THRESHOLD_RANGE[1]:g}"
             )
-        ramp = smoothstep_centre(settings.filters)
+        ramp = ramp_threshold(settings.filters, threshold if "threshold" in values else None)
         if ramp is not None:
             threshold, state.half_width = ramp
         state.threshold = min(max(threshold, THRESHOLD_RANGE[0]), THRESHOLD_RANGE[1])
