@@ -11,10 +11,11 @@ The destinations mirror where segcam looks at run time:
 
 * ``segcam/_models`` and ``segcam/_assets``: the same data packages an installed wheel
   has (see :mod:`segcam.resources`).
-* ``mediapipe/modules/selfie_segmentation``: only the two selfie ``.tflite`` files.
-  The mediapipe package itself is excluded (segcam never imports it); the folder
-  left in the bundle is an importable namespace, so the unchanged lookup in
-  :mod:`segcam.inference.models` (``find_spec("mediapipe")``) finds the files there.
+* ``mediapipe/modules/selfie_segmentation``: only the two selfie ``.tflite`` files,
+  taken from segcam's model store (or an installed mediapipe). The folder in the
+  bundle is an importable namespace, so the store's fallback lookup
+  (:mod:`segcam.inference.builtin_store`, ``find_spec("mediapipe")``) finds the files
+  there without the frozen app ever fetching them.
 * ``skimage/data``: only the astronaut portrait for the ``demo`` source, found the
   same way by :func:`segcam.capture.demo.demo_photo_path`; the rest of
   scikit-image (and scipy, which it needs) stays out.
@@ -129,16 +130,23 @@ def project_datas(repo: Path = REPO) -> list[tuple[str, str]]:
 
 
 def mediapipe_model_datas() -> list[tuple[str, str]]:
-    """The selfie-segmentation ``.tflite`` files of the installed mediapipe wheel."""
-    root = _package_dir("mediapipe")
-    folder = root / MEDIAPIPE_MODELS if root else None
-    files = sorted(folder.glob("*.tflite")) if folder and folder.is_dir() else []
-    if not files:
-        raise BundleInputError(
-            "the bundle needs the selfie-segmentation models of mediapipe==0.10.21 "
-            "in the build environment: pip install 'mediapipe==0.10.21'"
-        )
-    return [(str(f), f"mediapipe/{MEDIAPIPE_MODELS}") for f in files]
+    """MediaPipe's two selfie-segmentation ``.tflite`` files, from wherever segcam keeps them.
+
+    That is segcam's own store of the two files, or an installed mediapipe 0.10.21
+    (:mod:`segcam.inference.builtin_store`); nothing is fetched here.
+    """
+    from segcam.inference import builtin_store
+
+    entries = []
+    for name in builtin_store.FILES:
+        found = builtin_store.find(name)
+        if found is None:
+            raise BundleInputError(
+                "the bundle needs the built-in models in the build environment: "
+                "segcam models install"
+            )
+        entries.append((str(found.path), f"mediapipe/{MEDIAPIPE_MODELS}"))
+    return entries
 
 
 def demo_photo_datas() -> list[tuple[str, str]]:

@@ -253,7 +253,13 @@ def test_project_data_globs_pick_up_new_files(tmp_path):
 def test_manifests_pointing_into_packages_are_bundled():
     refs = set()
     for manifest in (REPO / "models").glob("**/*.toml"):
-        refs |= set(re.findall(r"package:([\w.-]+/[^\"']+)", manifest.read_text("utf-8")))
+        text = manifest.read_text("utf-8")
+        refs |= set(re.findall(r"package:([\w.-]+/[^\"']+)", text))
+        # The built-in store's files travel where its fallback lookup finds them.
+        refs |= {
+            f"mediapipe/{bundle_data.MEDIAPIPE_MODELS}/{name}"
+            for name in re.findall(r"builtin:([^\"']+)", text)
+        }
     if not refs:
         pytest.skip("no model manifest refers to a file inside a package yet")
     bundled = {f"{d}/{Path(s).name}" for s, d in bundle_data.all_datas()}
@@ -285,10 +291,19 @@ def test_segcam_finds_its_data_in_the_bundle_layout(tmp_path):
         print(find_package_file(
             "mediapipe", "modules/selfie_segmentation/selfie_segmentation_landscape.tflite"))
         print(find_package_file("skimage", "data/astronaut.png"))
+        # The store module alone (segcam.inference's __init__ needs cv2 and LiteRT).
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(
+            "builtin_store", {str(root / "segcam/inference/builtin_store.py")!r})
+        builtin_store = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(builtin_store)
+        print(builtin_store.find("selfie_segmentation.tflite").path)
         """
     )
+    # An empty model store: the frozen app finds the files it carries, fetching nothing.
+    env = {**os.environ, "SEGCAM_BUILTIN_MODELS": str(tmp_path / "empty-store")}
     proc = subprocess.run(
-        [sys.executable, "-S", "-c", probe], capture_output=True, text=True, timeout=60
+        [sys.executable, "-S", "-c", probe], capture_output=True, text=True, timeout=60, env=env
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [
@@ -296,6 +311,7 @@ def test_segcam_finds_its_data_in_the_bundle_layout(tmp_path):
         str(root / "segcam" / "_assets"),
         str(root / "mediapipe/modules/selfie_segmentation/selfie_segmentation_landscape.tflite"),
         str(root / "skimage/data/astronaut.png"),
+        str(root / "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite"),
     ]
 
 
