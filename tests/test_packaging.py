@@ -295,7 +295,7 @@ def test_segcam_finds_its_data_in_the_bundle_layout(tmp_path):
         import importlib.util
         spec = importlib.util.spec_from_file_location(
             "builtin_store", {str(root / "segcam/inference/builtin_store.py")!r})
-        builtin_store = importlib.util.module_from_spec(spec)
+        builtin_store = sys.modules["builtin_store"] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(builtin_store)
         print(builtin_store.find("selfie_segmentation.tflite").path)
         """
