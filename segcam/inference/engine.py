@@ -31,6 +31,7 @@ Threading: an engine is used by one thread at a time (the inference worker).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import logging
@@ -379,6 +380,10 @@ class CompiledModelEngine(Engine):
         )
         # LiteRT explains a GPU failure only in its log on fd 2 (the exception says
         # "ERROR: [file:line]"), so the log is captured and the reason read from it.
+        global _teardown_quieted
+        if not _teardown_quieted:
+            atexit.register(_quiet_native_teardown)
+            _teardown_quieted = True
         with capture_native_stderr() as log_text:
             env = Environment.create(runtime_path=str(Path(litert_file).parent))
             compiled, error = _compile(CompiledModel, data, env, options)
@@ -421,6 +426,9 @@ def _compile(compiled_model, data: bytes, env, options):
     try:
         model = compiled_model.from_buffer(data, environment=env, options=options)
         ins, outs = model.create_input_buffers(0), model.create_output_buffers(0)
+        # The first run sets up the GPU pipelines, and logs as it does: run it here,
+        # inside the caller's capture.
+        model.run_by_index(0, ins, outs)
         return (model, ins, outs, model.is_fully_accelerated()), ""
     except (RuntimeError, ValueError) as e:
         return None, str(e)
@@ -431,24 +439,50 @@ def capture_native_stderr() -> Iterator[list[str]]:
     """Like :func:`segcam.native.quiet_native_stderr`, but keep the text.
 
     The yielded list receives what native code wrote to fd 2 once the block ends.
+    What it wrote to fd 1 is kept there too: LiteRT's GPU set-up prints log lines
+    ("INFO: Loaded OpenCL library with dlopen.") on stdout, where they would break
+    ``--json`` output (seen on an H200 machine).
     """
     out: list[str] = []
     with native._lock:
         try:
+            sys.stdout.flush()
             sys.stderr.flush()
-            saved = os.dup(2)
+            saved = (os.dup(1), os.dup(2))
         except (OSError, ValueError, AttributeError):
             yield out
             return
         with tempfile.TemporaryFile() as tmp:
+            os.dup2(tmp.fileno(), 1)
             os.dup2(tmp.fileno(), 2)
             try:
                 yield out
             finally:
-                os.dup2(saved, 2)
-                os.close(saved)
+                for fd, old in zip((1, 2), saved, strict=True):
+                    os.dup2(old, fd)
+                    os.close(old)
                 tmp.seek(0)
                 out.append(tmp.read().decode("utf-8", "replace"))
+
+
+_teardown_quieted = False
+
+
+def _quiet_native_teardown() -> None:
+    """At exit, after everything segcam prints, send native teardown logs to /dev/null.
+
+    LiteRT's accelerator registry logs one "DestroyAccelerator" line per accelerator
+    on fd 2 when its objects are destroyed at interpreter shutdown, after the last
+    line segcam means to print. Registered once, by the first CompiledModel engine.
+    """
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _match_tensors(infos: tuple[TensorInfo, ...], names: list[str]) -> tuple[TensorInfo, ...]:
