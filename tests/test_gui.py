@@ -314,7 +314,7 @@ def test_ctrl_s_saves_the_frame_on_screen(qtbot, open_window, tmp_path):
     path = w.last_snapshot
     assert path.parent == tmp_path / "pictures" and path.suffix == ".png"
     assert np.array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), expected)
-    assert str(path) in w.banner.text.text()  # the path is shown
+    assert str(path) in w.banner.message("snapshot")  # the path is shown
     assert "colour" not in names(w.session.pipeline.settings)  # Ctrl+S is not S
 
 
@@ -374,8 +374,8 @@ def test_a_corrupt_config_is_reported_and_replaced(qtbot, open_window, config):
     config.parent.mkdir(parents=True)
     config.write_text("this is = = not toml")
     w = open_window(*DEMO)
-    assert w.banner.isVisible() and "not valid TOML" in w.banner.text.text()
-    assert "saved as config.toml.bak-" in w.banner.text.text()
+    assert w.banner.isVisible() and "not valid TOML" in w.banner.message("startup")
+    assert "saved as config.toml.bak-" in w.banner.message("startup")
     assert len(list(config.parent.glob("config.toml.bak-*"))) == 1
     assert settings_file.load(config) is not None  # loads again
 
@@ -384,7 +384,7 @@ def test_a_bad_value_in_the_config_is_reported_and_replaced(qtbot, open_window, 
     config.parent.mkdir(parents=True)
     config.write_text('filters = "temporal:strength=5"\n')
     w = open_window(*DEMO)
-    assert "out of range" in w.banner.text.text()
+    assert "out of range" in w.banner.message("startup")
     assert "temporal" in names(w.session.pipeline.settings)  # running on the defaults
 
 
@@ -393,7 +393,7 @@ def test_a_deleted_background_falls_back_to_blur(qtbot, open_window, config, tmp
     gone = tmp_path / "deleted.jpg"
     config.write_text(f'background = "{gone}"\nmirror = false\nbackgrounds = ["{gone}"]\n')
     w = open_window(*DEMO)
-    assert "saved background cannot be used" in w.banner.text.text()
+    assert "saved background cannot be used" in w.banner.message("startup")
     assert w.session.pipeline.settings.background.kind == "blur"
     assert not w.state.mirror  # the rest of the file still applies
     assert not list(config.parent.glob("*.bak-*"))
@@ -401,9 +401,9 @@ def test_a_deleted_background_falls_back_to_blur(qtbot, open_window, config, tmp
 
 def test_a_missing_camera_offers_a_way_out(qtbot, open_window):
     w = open_window("--input", "/dev/video63", "--resolution", "320x180", frames=0)
-    qtbot.waitUntil(lambda: w.banner.isVisible() and w.banner.kind == "camera", timeout=WAIT)
-    assert "/dev/video63" in w.banner.text.text()
-    assert {"Use demo source", "Choose another camera"} <= set(w.banner.button_labels())
+    qtbot.waitUntil(lambda: w.banner.isVisible() and "camera" in w.banner.kinds(), timeout=WAIT)
+    assert "/dev/video63" in w.banner.message("camera")
+    assert {"Use demo source", "Choose another camera"} <= set(w.banner.button_labels("camera"))
     assert w.session._retry.isActive()  # it will try again by itself
     w.banner.click("Use demo source")
     qtbot.waitUntil(lambda: w.view.painted >= 2, timeout=WAIT)
@@ -416,8 +416,8 @@ def test_auto_without_a_camera_runs_the_demo_and_says_so(qtbot, open_window, mon
     monkeypatch.setattr(session_module, "list_cameras", lambda: [])
     w = open_window("--input", "auto", "--resolution", "320x180")
     assert w.session.source_name.startswith("demo")
-    qtbot.waitUntil(lambda: w.banner.kind == "no-camera", timeout=WAIT)
-    assert "No camera found" in w.banner.text.text()
+    qtbot.waitUntil(lambda: "no-camera" in w.banner.kinds(), timeout=WAIT)
+    assert "No camera found" in w.banner.message("no-camera")
     assert "Look for cameras again" in w.banner.button_labels()
 
 
@@ -451,8 +451,8 @@ def test_a_lost_camera_is_retried(qtbot, open_window, monkeypatch):
     monkeypatch.setattr(session_module, "open_source", fake_open)
     monkeypatch.setattr(session_module, "RETRY_INTERVAL_MS", 300)
     w = open_window("--input", "0", "--resolution", "320x180", frames=1)
-    qtbot.waitUntil(lambda: w.banner.kind == "camera", timeout=WAIT)
-    assert "was lost" in w.banner.text.text() and "Retrying" in w.banner.text.text()
+    qtbot.waitUntil(lambda: "camera" in w.banner.kinds(), timeout=WAIT)
+    assert "was lost" in w.banner.message("camera") and "Retrying" in w.banner.message("camera")
     qtbot.waitUntil(lambda: len(opened) >= 2 and not w.banner.isVisible(), timeout=WAIT)
     painted = w.view.painted
     qtbot.waitUntil(lambda: w.view.painted >= painted + 3, timeout=WAIT)
@@ -463,8 +463,8 @@ def test_a_broken_background_keeps_the_old_one(qtbot, open_window, tmp_path):
     broken.write_bytes(b"not a jpeg at all")
     w = open_window(*DEMO)
     w.add_background_path(str(broken))
-    qtbot.waitUntil(lambda: w.banner.kind == "background", timeout=WAIT)
-    assert "broken.jpg" in w.banner.text.text()
+    qtbot.waitUntil(lambda: "background" in w.banner.kinds(), timeout=WAIT)
+    assert "broken.jpg" in w.banner.message("background")
     assert w.state.user_backgrounds == [] and w.state.background.startswith("blur")
     assert w.session.pipeline.settings.background.kind == "blur"
     painted = w.view.painted
@@ -504,3 +504,109 @@ def test_settings_the_window_has_no_control_for_are_kept(qtbot, open_window):
     wait_settings(qtbot, w, lambda s: "colour" in names(s))
     assert w.session.pipeline.settings.threads == 2
     assert w.session.pipeline.settings == w.state.pipeline_settings()
+
+
+# -- papercuts (issue 14): banners, bgsub hint, help, title, input rate ----------------
+
+
+def test_a_config_notice_and_a_camera_problem_are_both_shown(qtbot, open_window, config):
+    config.parent.mkdir(parents=True)
+    config.write_text("this is = = not toml")
+    w = open_window("--input", "/dev/video63", "--resolution", "320x180", frames=0)
+    qtbot.waitUntil(lambda: "camera" in w.banner.kinds(), timeout=WAIT)
+    # The camera banner stacks under the notice instead of replacing it.
+    assert "not valid TOML" in w.banner.message("startup")
+    assert "/dev/video63" in w.banner.message("camera")
+    assert all(w.banner.banner(k).isVisible() for k in ("startup", "camera"))
+    w.banner.click("Use demo source")  # the camera problem goes, the notice stays
+    qtbot.waitUntil(lambda: "camera" not in w.banner.kinds(), timeout=WAIT)
+    assert "not valid TOML" in w.banner.message("startup")
+
+
+def test_info_banners_hide_by_themselves_and_errors_stay(qtbot, open_window, tmp_path, monkeypatch):
+    from segcam.gui import widgets
+
+    monkeypatch.setattr(widgets, "INFO_HIDE_MS", 1000)
+    w = open_window(*DEMO)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    w.set_background(str(broken))
+    qtbot.waitUntil(lambda: "background" in w.banner.kinds(), timeout=WAIT)
+    qtbot.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: w.last_snapshot is not None, timeout=WAIT)
+    assert str(w.last_snapshot) in w.banner.message("snapshot")
+    qtbot.waitUntil(lambda: "snapshot" not in w.banner.kinds(), timeout=WAIT)
+    # The error asks for something: it stays until dismissed.
+    assert "broken.jpg" in w.banner.message("background")
+    assert w.banner.isVisible() and w.banner.banner("background").isVisible()
+
+
+def test_choosing_bgsub_says_it_is_learning_the_background(qtbot, open_window):
+    w = open_window(*DEMO)
+    index = [name for name, _ in w._models].index("bgsub")
+    assert index < 9
+    qtbot.keyClick(w, getattr(Qt.Key, f"Key_{index + 1}"))
+    qtbot.waitUntil(lambda: "learning" in w.banner.kinds(), timeout=WAIT)
+    text = w.banner.message("learning")
+    assert text.startswith("Learning the background: step out of the frame for ")
+    assert text.endswith(" s") and int(text.split()[-2]) >= 1
+    assert w.banner.banner("learning").progress.isVisible()
+    # Once learned, the hint goes by itself.
+    qtbot.waitUntil(lambda: "learning" not in w.banner.kinds(), timeout=WAIT)
+    assert w.session.pipeline.settings.model == "bgsub"
+
+
+def test_help_lists_every_shortcut_including_ctrl_o(qtbot, open_window):
+    from PySide6.QtWidgets import QLabel
+
+    w = open_window(*DEMO)
+    qtbot.keyClick(w, Qt.Key.Key_F1)
+    assert w.help.isVisible()
+    shown = " ".join(label.text() for label in w.help.findChildren(QLabel))
+    assert "Ctrl+O" in shown and "Open a video or image" in shown
+    models = set(w.model_actions)
+    for action in w.actions():
+        keys = [k.toString() for k in action.shortcuts()]
+        if keys and action not in models:  # models: "1, 2, …"
+            assert any(k in shown for k in keys), f"{action.text()} ({keys}) not in the help"
+
+
+def test_the_window_title_names_segcam_once(qtbot, open_window, qapp):
+    # As `segcam gui` sets it: Qt then appends " — segcam" to a title not ending in it.
+    before = qapp.applicationDisplayName()
+    qapp.setApplicationDisplayName("segcam")
+    try:
+        w = open_window(*DEMO)
+        qtbot.waitUntil(lambda: "demo" in w.windowTitle(), timeout=WAIT)
+        title = w.windowTitle()
+        shown = title if title.endswith("segcam") else f"{title} — segcam"
+        assert shown == "demo (astronaut portrait) — segcam"
+    finally:
+        qapp.setApplicationDisplayName(before)
+
+
+def _input_fps(w) -> float | None:
+    text = w.stats_label.text()
+    if not text.startswith("in "):
+        return None
+    return float(text.split()[1])
+
+
+def test_a_file_plays_in_real_time_and_the_input_rate_says_so(qtbot, open_window, tmp_path):
+    # A 15 fps clip: before, it ran as fast as the model allowed ("in 45 fps").
+    clip = make_clip(tmp_path / "clip.mp4", frames=8, size=(256, 144), audio=False, fps=15)
+    w = open_window("--input", str(clip), frames=3)
+    assert w.session.source.live
+    readings: list[float] = []
+
+    def sampled() -> bool:
+        value = _input_fps(w)
+        if value is not None and (not readings or w.stats_label.text() != sampled.last):
+            readings.append(value)
+            sampled.last = w.stats_label.text()
+        return len(readings) >= 4
+
+    sampled.last = ""
+    qtbot.waitUntil(sampled, timeout=WAIT)
+    assert max(readings) <= 15 * 1.3, readings  # never faster than the clip's own rate
+    assert w.windowTitle().endswith("clip.mp4 — segcam")

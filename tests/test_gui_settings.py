@@ -205,3 +205,17 @@ def test_cameras_are_listed_by_name_from_sysfs(tmp_path):
     ]
     assert cams[0].label() == "Integrated Camera (/dev/video0)"
     assert list_linux_cameras(tmp_path / "nothing") == []
+
+
+def test_rate_meter_reads_the_rate_over_its_window_not_one_step():
+    from segcam.gui.rates import RateMeter
+
+    meter = RateMeter(window=2.0)
+    assert meter.rate() is None
+    count = 0
+    for step in range(10):  # 30 fps, sampled every 0.5 s, one sample a frame late
+        count += 15 + (1 if step == 7 else -1 if step == 8 else 0)
+        meter.add(0.5 * step, count)
+    assert meter.rate() == 30.0  # one step alone would read 28 or 32 fps
+    meter.add(5.0, 3)  # a new run: its count starts again
+    assert meter.rate() is None

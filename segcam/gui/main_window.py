@@ -15,6 +15,7 @@ writing snapshots, finalising recordings) runs as jobs (:mod:`segcam.gui.jobs`).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -38,15 +39,18 @@ from segcam.config import parse_background
 from segcam.errors import ConfigError, SegcamError, one_line
 from segcam.gui import gallery
 from segcam.gui.cameras import CameraInfo, list_cameras
+from segcam.gui.rates import RateMeter
 from segcam.gui.session import Problem, Session, is_camera
 from segcam.gui.sidebar import THUMB, ControlBar, Sidebar, bgr_icon, drawn_icon
 from segcam.gui.state import TOGGLES, GuiState, format_window, parse_window
 from segcam.gui.video_view import VideoView
-from segcam.gui.widgets import Banner, HelpOverlay
+from segcam.gui.widgets import BannerStack, HelpOverlay
 
 log = logging.getLogger(__name__)
 
 _FILTER_LABELS = {name: label for name, label, _ in TOGGLES}
+#: Banner kinds about the running source: a new source or a fresh start clears them.
+_SOURCE_PROBLEMS = ("camera", "input", "internal", "no-camera")
 _OPEN_FILE = "\x00open"
 _MEDIA_FILTER = (
     "Videos and images (*.mp4 *.mkv *.webm *.mov *.avi *.m4v *.gif *.jpg *.jpeg *.png "
@@ -66,6 +70,7 @@ HOTKEYS: list[tuple[str, str]] = [
     ("F11", "Full screen"),
     ("Ctrl+S", "Snapshot (PNG in Pictures)"),
     ("Ctrl+R", "Start / stop recording"),
+    ("Ctrl+O", "Open a video or image"),
     ("? or F1", "This help"),
     ("Q or Esc", "Quit (Esc leaves full screen first)"),
 ]
@@ -138,7 +143,8 @@ class MainWindow(QMainWindow):
         self._frame_sink = None
         self._cameras: list[CameraInfo] = []
         self._closing = False
-        self._last_counts: tuple[float, int, int] | None = None
+        self._in_rate = RateMeter()
+        self._out_rate = RateMeter()
 
         self.setWindowTitle("segcam")
         self.session = Session(self)
@@ -182,7 +188,7 @@ class MainWindow(QMainWindow):
         col = QVBoxLayout(left)
         col.setContentsMargins(8, 8, 8, 8)
         col.setSpacing(6)
-        self.banner = Banner()
+        self.banner = BannerStack()
         self.view = VideoView()
         self.view.mirror = self.state.mirror
         self.controls = ControlBar()
@@ -334,8 +340,10 @@ class MainWindow(QMainWindow):
 
     def start(self) -> None:
         """Open the source and show the startup messages (after ``show()``)."""
-        for message in self._startup_messages:
-            self.banner.show_message(message, "warning", kind="config")
+        if self._startup_messages:
+            # One banner for all of them, its own kind: a camera or settings problem
+            # shown later stacks below it instead of replacing it.
+            self.banner.show_message("\n".join(self._startup_messages), "warning", kind="startup")
         self.rescan_cameras()
         self.view.set_placeholder("Opening the video source…")
         self.session.open(self._source(), self.state.pipeline_settings())
@@ -513,8 +521,7 @@ class MainWindow(QMainWindow):
             self.state.blur_strength = spec.blur
         self._sync_all()
         self._settings_changed(now=True)
-        if self.banner.kind == "background":
-            self.banner.dismiss()
+        self.banner.dismiss("background")
 
     def _background_failed(self, text: str, err: BaseException) -> None:
         message = str(err) if isinstance(err, SegcamError) else one_line(err)
@@ -619,8 +626,7 @@ class MainWindow(QMainWindow):
 
         def ok() -> None:
             self._settings_changed(now=True)
-            if self.banner.kind == "model":
-                self.banner.dismiss()
+            self.banner.dismiss("model")
 
         def failed(err: BaseException) -> None:
             if self.state.model == name:
@@ -630,7 +636,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message(
                 f"Model {name} cannot be used: {message}",
                 "error",
-                [(f"Keep {previous}", self.banner.dismiss)],
+                [(f"Keep {previous}", lambda: self.banner.dismiss("model"))],
                 kind="model",
             )
 
@@ -720,7 +726,7 @@ class MainWindow(QMainWindow):
         self.state.source = spec
         self.act_pause.setChecked(False)
         self.view.paused = False
-        self.banner.dismiss()
+        self.banner.dismiss(*_SOURCE_PROBLEMS)  # about the old source; notices stay
         self.view.set_placeholder(f"Opening {spec}…")
         self.session.open(spec, self.state.pipeline_settings())
         self._fill_sources(self._cameras)
@@ -752,11 +758,43 @@ class MainWindow(QMainWindow):
         old_sink, self._frame_sink = self._frame_sink, sink
         if old is not None and old_sink is not None:
             old_sink.release(old)
+        self._sync_learning()
+
+    def _sync_learning(self) -> None:
+        """While background subtraction learns the empty scene, say so over the video.
+
+        bgsub shows no person at all while it learns (the mask is empty), which looks
+        like a bug unless the user is told to step out of the frame, and for how long.
+        The banner follows the running segmenter frame by frame and goes once learned.
+        """
+        p = self.session.pipeline
+        seg = getattr(p.processor, "segmenter", None) if p is not None else None
+        if seg is None or not getattr(seg, "learning", False):
+            self.banner.dismiss("learning")
+            return
+        need = int(getattr(seg, "learn", 0) or 0)
+        seen = min(need, int(getattr(seg, "learned_frames", 0)))
+        fps = p.source.fps if p is not None and p.source.fps else 30.0
+        left = max(1, math.ceil((need - seen) / fps))
+        self.banner.show_message(
+            f"Learning the background: step out of the frame for {left} s",
+            "info",
+            kind="learning",
+            sticky=True,
+            progress=seen / need if need else None,
+        )
 
     def _on_started(self, name: str) -> None:
+        from segcam.pipeline import describe_run
+
         self.statusBar().showMessage(f"Showing {name}", 4000)
-        self.setWindowTitle(f"segcam — {name}")
-        self._last_counts = None
+        # Ending with the application's name: Qt appends its display name ("segcam")
+        # to a title that does not end with it, which made "segcam — demo — segcam".
+        self.setWindowTitle(f"{name} — segcam")
+        if self.session.settings is not None:
+            log.info("showing %s: %s", name, describe_run(self.session.settings))
+        self._in_rate.clear()
+        self._out_rate.clear()
         self._sync_source()
 
     def _on_busy(self, busy: bool) -> None:
@@ -768,17 +806,13 @@ class MainWindow(QMainWindow):
         parts = []
         if p is not None:
             now = time.monotonic()
-            captured = p.stats.frames_in + p.channel.dropped
-            shown = self.view.painted
-            if self._last_counts is not None:
-                t, c0, s0 = self._last_counts
-                dt = max(1e-6, now - t)
-                self._in_fps = (captured - c0) / dt
-                self._out_fps = (shown - s0) / dt
-            self._last_counts = (now, captured, shown)
-            if hasattr(self, "_in_fps"):
-                parts.append(f"in {self._in_fps:.1f} fps")
-                parts.append(f"out {self._out_fps:.1f} fps")
+            # Frames the source delivered: taken by the worker or replaced as stale.
+            self._in_rate.add(now, p.stats.frames_in + p.channel.dropped)
+            self._out_rate.add(now, self.view.painted)
+            fps_in, fps_out = self._in_rate.rate(), self._out_rate.rate()
+            if fps_in is not None and fps_out is not None:
+                parts.append(f"in {fps_in:.1f} fps")
+                parts.append(f"out {fps_out:.1f} fps")
             seg = p.stats.median_ms("segment")
             if seg is not None:
                 parts.append(f"inference {seg:.1f} ms")
@@ -860,8 +894,7 @@ class MainWindow(QMainWindow):
         self.session.retry()
 
     def _on_problem_cleared(self) -> None:
-        if self.banner.kind in ("camera", "input", "internal", "no-camera", "model"):
-            self.banner.dismiss()
+        self.banner.dismiss(*_SOURCE_PROBLEMS, "model")
 
     # -- pause, full screen, help, quit -------------------------------------------------------
 

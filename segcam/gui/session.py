@@ -27,6 +27,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from segcam.capture import open_source
 from segcam.capture.base import Source
+from segcam.capture.paced import PacedSource
 from segcam.config import PipelineSettings
 from segcam.errors import InputError, ModelError, SegcamError, SourceLost, one_line
 from segcam.gui.cameras import list_cameras
@@ -142,6 +143,13 @@ class Session(QObject):
                 note = Problem("no-camera", "No camera found: showing the demo source.")
         else:
             src = open_source(source, resolution=resolution, fps=fps, loop=True)
+            if not src.live:
+                # A file or an image plays in real time, as a camera would deliver it:
+                # unpaced, a 30 fps clip ran at whatever the model managed (the status
+                # bar read "in 45 fps") and a still spun a core at full speed.
+                name = src.name
+                src = PacedSource(src)
+                src.name = name  # the pacing is no news to the window's user
         try:
             sink = PreviewSink(self.bridge)
             slot = RecorderSlot(self._rec_failed.emit)
