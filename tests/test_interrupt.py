@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import av
+import cv2
 import pytest
 
 from tests.conftest import read_video
@@ -114,7 +115,7 @@ def test_stop_signal_finalises_the_file(tmp_path: Path, ext: str, sig: int) -> N
     assert len(frames) == int(m.group(1)), "the file does not hold the frames segcam reported"
 
 
-@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+@pytest.mark.parametrize("ext", [".mp4", ".mkv", ".webm"])
 def test_sigkill_leaves_a_playable_file(tmp_path: Path, ext: str) -> None:
     code, _, stderr, out, before = record_and_signal(tmp_path, ext, signal.SIGKILL)
 
@@ -125,3 +126,30 @@ def test_sigkill_leaves_a_playable_file(tmp_path: Path, ext: str) -> None:
     assert len(frames) >= 1
     assert len(frames) >= before, f"{len(frames)} frames now, {before} before the kill"
     assert info["size"] == (1280, 720)
+
+
+def test_sigkill_of_a_png_sequence_leaves_only_whole_pngs(tmp_path: Path) -> None:
+    """Frames are written under a temporary name that does not end in .png, so a
+    ``*.png`` glob after a kill finds only complete frames."""
+    out = tmp_path / "seq"
+    out.mkdir()  # an existing folder is a PNG-sequence output
+    proc = start_recording(out, tmp_path)
+    try:
+        deadline = time.monotonic() + START_DEADLINE_S
+        while len(list(out.glob("*.png"))) < 5:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "no frames were written"
+            time.sleep(0.01)
+        proc.kill()
+        proc.communicate(timeout=EXIT_DEADLINE_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) >= 5
+    for f in pngs:
+        image = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+        assert image is not None and image.shape == (720, 1280, 3), f.name
+    others = [p.name for p in out.iterdir() if p.suffix != ".png"]
+    assert all(n.endswith(".segcam-partial") for n in others), others

@@ -398,3 +398,12 @@ def test_image_folder_natural_order(
         assert np.array_equal(frame[..., :3], image), f"frame {i} is not {natural[i].name}"
         ref = mask_processor.process(Frame(i, image, i / 30.0)).alpha
         assert np.abs(frame[..., 3].astype(np.int16) - ref).max() <= 1
+
+
+def test_record_help_shows_the_png_pattern_as_typed(capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse does not %-format a description, so '%%' was printed as is.
+    code, out, _ = run_cli(["record", "--help"], capsys)
+    assert code == 0
+    assert "out/%05d.png" in " ".join(out.split())
+    assert "%%" not in out
+    assert "--overwrite" in out

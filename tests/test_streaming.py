@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -226,3 +227,72 @@ def test_display_name_hides_stream_keys_and_passwords():
     assert display_name("rtmps://u:pw@a.example:443/app/key") == "rtmps://***@a.example:443/app/***"
     assert display_name("udp://239.0.0.1:5000?ttl=2") == "udp://239.0.0.1:5000?ttl=2"
     assert display_name("srt://h:9000?passphrase=secret1234") == "srt://h:9000?***"
+
+
+class SilentServer:
+    """A TCP listener on 127.0.0.1 that accepts connections and never says a word."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(60)  # a bounded wait for segcam to connect
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+
+    def accept(self) -> None:
+        conn, _ = self.sock.accept()
+        self.conns.append(conn)
+
+    def close(self) -> None:
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def _stream_to_silent_server(server: SilentServer) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "segcam", "record", "--input", "demo", "--output",
+         f"rtmp://127.0.0.1:{server.port}/app/s3cr3tkey"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def test_silent_server_ends_with_a_timeout_error():
+    """It used to hang for good in start_encoding(); now FFmpeg's rw_timeout ends it."""
+    server = SilentServer()
+    proc = _stream_to_silent_server(server)
+    try:
+        server.accept()
+        _, err = proc.communicate(timeout=60)  # a hang guard, far above the timeout
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        server.close()
+    assert proc.returncode == 2, err
+    errors = [line for line in err.splitlines() if line.startswith("segcam: error:")]
+    assert len(errors) == 1, err
+    assert "timed out" in errors[0]
+    assert "s3cr3tkey" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stop_signals_end_a_run_stuck_on_a_silent_server(sig):
+    """Ctrl+C (three presses, which used to restart FFmpeg's wait each time) or SIGTERM
+    while segcam waits on a silent server: the process ends, with no traceback."""
+    server = SilentServer()
+    proc = _stream_to_silent_server(server)
+    try:
+        server.accept()
+        for _ in range(3 if sig == signal.SIGINT else 1):
+            time.sleep(0.5)
+            proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)  # a hang guard only
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        server.close()
+    assert proc.returncode in (2, 130), err
+    assert "Traceback" not in err and "s3cr3tkey" not in err

@@ -1,4 +1,11 @@
-"""``segcam mask``: the person mask of every input image, as PNG files."""
+"""``segcam mask``: the person mask of every input image, as PNG files.
+
+``DIR/<name>.png`` per input. Before any image is processed, every target is
+checked: one that is an input (the same file, by device and inode: ``mask
+d/photo.png --out-dir d``) is refused even with ``--overwrite``, because segcam
+never writes over its inputs; one that merely exists is refused unless
+``--overwrite``. Each mask is written atomically (see :mod:`segcam.outputs`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from segcam.cli import EXIT_FAILED, EXIT_OK
 from segcam.errors import InputError, OutputError
 from segcam.frame import Frame
 from segcam.imaging import load_image
+from segcam.outputs import which_input, write_file
 from segcam.processor import Processor
 from segcam.progress import Progress
 from segcam.settings_file import pipeline_settings
@@ -34,6 +42,9 @@ def run_mask(args: argparse.Namespace) -> int:
         raise OutputError(f"cannot create output folder {out_dir}: {e.strerror}") from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {out_dir} is not writable")
+    overwrite = bool(getattr(args, "overwrite", False))
+    targets = [os.path.join(out_dir, stem + ".png") for stem in stems]
+    _check_targets(targets, paths, overwrite)
 
     processor = Processor(settings)
     progress = Progress(len(paths))
@@ -50,7 +61,7 @@ def run_mask(args: argparse.Namespace) -> int:
             processor.reset()
         frame = processor.process(Frame(i, image, float(i)))
         stem = os.path.splitext(os.path.basename(path))[0]
-        _write_png(os.path.join(out_dir, stem + ".png"), frame.alpha)
+        _write_png(os.path.join(out_dir, stem + ".png"), frame.alpha, overwrite=overwrite)
         progress.update(i + 1)
     progress.close()
     done = len(paths) - failed
@@ -61,15 +72,29 @@ def run_mask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_png(path: str, alpha) -> None:
-    """Write atomically: a crash never leaves a truncated PNG under the final name."""
+def _check_targets(targets: list[str], inputs: list[str], overwrite: bool) -> None:
+    """Refuse, before any work, a batch that would write over an input or, without
+    ``overwrite``, over any existing file."""
+    for target in targets:
+        hit = which_input(target, inputs)
+        if hit is not None:
+            raise OutputError(
+                f"the mask of {hit} would be written over the input itself ({target}); "
+                "segcam never writes over its inputs: choose another --out-dir"
+            )
+    existing = [t for t in targets if os.path.lexists(t)]
+    if existing and not overwrite:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise OutputError(
+            f"{existing[0]}{more} already exist{'s' if not more else ''}; "
+            "use --overwrite to replace them"
+        )
+
+
+def _write_png(path: str, alpha, *, overwrite: bool) -> None:
+    """Write atomically: a crash never leaves a truncated PNG under the final name, and
+    a failure (a full disk) removes the temporary file."""
     ok, data = cv2.imencode(".png", alpha)
     if not ok:
         raise OutputError(f"cannot encode {path}")
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data.tobytes())
-        os.replace(tmp, path)
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror}") from None
+    write_file(path, data.tobytes(), overwrite=overwrite)

@@ -13,6 +13,7 @@ from segcam.commands.settings import settings_for
 from segcam.config import parse_fps, parse_resolution
 from segcam.errors import ConfigError
 from segcam.inference import segmenter_for
+from segcam.outputs import input_files
 from segcam.pipeline import Pipeline
 from segcam.progress import Progress
 from segcam.settings_file import pipeline_settings
@@ -38,14 +39,19 @@ def run_record(args: argparse.Namespace) -> int:
     settings = pipeline_settings(args)
     background = settings.background
     output = args.output or default_output_path(".webm" if background.transparent else ".mp4")
-    check_output_path(output, transparent=background.transparent)
+    # Never write where we read: the inputs and the background video or image.
+    inputs = input_files([*args.input, background.path])
+    overwrite = bool(getattr(args, "overwrite", False))
+    check_output_path(
+        output, transparent=background.transparent, overwrite=overwrite, inputs=inputs
+    )
     shown = display_name(output)  # a stream URL without its key
 
     segmenter = segmenter_for(settings)
     source = open_source(args.input, resolution=resolution, fps=fps, loop=args.loop)
     try:
         settings = settings_for(args, live=source.live)
-        recorder = Recorder(output, mirror=args.mirror)
+        recorder = Recorder(output, mirror=args.mirror, overwrite=overwrite, inputs=inputs)
         pipeline = Pipeline(
             source,
             settings,
@@ -82,9 +88,13 @@ def run_record(args: argparse.Namespace) -> int:
     stats = pipeline.stats
     written = recorder.frames_written
     if pipeline.error is not None:
-        if written:
+        # Counted in the file: frames the encoder took but a full disk lost are not saved.
+        saved = recorder.frames_saved()
+        if saved:
+            print(f"segcam: {saved} frames were saved to {shown} before the error", file=sys.stderr)
+        elif written and saved is None:
             print(
-                f"segcam: {written} frames were saved to {shown} before the error", file=sys.stderr
+                f"segcam: {written} frames were sent to {shown} before the error", file=sys.stderr
             )
         raise pipeline.error
     elapsed = max(1e-9, _elapsed(stats))

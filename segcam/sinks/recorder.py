@@ -17,6 +17,14 @@ Containers, chosen by the output's extension:
     and PyAV (codec ``libvpx-vp9``) read back with the alpha.
 a folder, or a pattern with ``%d`` ending in ``.png``
     A PNG sequence (BGRA when transparent); each file is written atomically.
+
+Files are never written in place (see :mod:`segcam.outputs`): a video is written
+under a temporary name in the output's folder (``clip.mp4.XXXXXXXX.segcam-partial``)
+and renamed onto its real name as soon as it holds a frame, then keeps growing
+there, so a killed recording is found under its real name and plays; one killed
+before its first frame reached the disk leaves only the ``.segcam-partial`` file,
+which holds no frames. An existing output is replaced only with ``overwrite``, and
+a failed run never deletes a file segcam did not create.
 ``rtmp://`` / ``rtmps://`` URLs
     A live stream: H.264 + AAC in FLV, as streaming services and OBS take it.
 ``udp://`` / ``srt://`` URLs
@@ -28,7 +36,12 @@ Streams are paced like a camera: the writer thread sends each frame when its
 presentation time comes, measured from the first frame, so a video file goes out
 in real time too (and a file job waits for the stream instead of racing ahead).
 They use x264's zerolatency tuning, a keyframe every two seconds and a capped
-bitrate. Connection problems are one-line errors at start.
+bitrate. Connection problems are one-line errors at start. Every network wait is
+bounded: FFmpeg's ``rw_timeout`` (:data:`NETWORK_TIMEOUT_S`) covers the connection,
+the handshake and every write, so a server that accepts and never answers, or
+stops reading, ends the run with an error instead of hanging. (The stream is
+opened through FFmpeg's ``tee`` muxer, because PyAV opens an output's connection
+without passing options; the tee passes ``rw_timeout`` to it.)
 
 Audio of a video-file input is carried over: copied when the container accepts
 the codec, otherwise re-encoded (AAC, or Opus for WebM), and cut at the last
@@ -50,6 +63,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections.abc import Sequence
 from fractions import Fraction
 
 import av
@@ -59,6 +73,16 @@ import numpy as np
 from segcam.channels import END, BoundedQueue, Closed
 from segcam.errors import InputError, OutputError, SegcamError, one_line
 from segcam.frame import Frame
+from segcam.outputs import (
+    check_not_an_input,
+    check_overwrite,
+    discard,
+    partial_path,
+    publish,
+    sequence_files,
+    which_input,
+    write_file,
+)
 from segcam.sinks.base import StreamInfo
 
 log = logging.getLogger(__name__)
@@ -86,7 +110,11 @@ _AUDIO_FALLBACK = {
 STREAM_FORMATS = {"rtmp": "flv", "rtmps": "flv", "udp": "mpegts", "srt": "mpegts"}
 _DEFAULT_PORTS = {"rtmp": 1935, "rtmps": 443}
 _CONNECT_TIMEOUT_S = 5.0
-_STREAM_STOP_TIMEOUT_S = 5.0
+# How long any network read or write of a stream may wait (FFmpeg's rw_timeout): the
+# bound on a silent server, and on how long Ctrl+C can take while FFmpeg waits on one
+# (PyAV holds the GIL while it connects, so no Python code runs until FFmpeg returns).
+NETWORK_TIMEOUT_S = 5.0
+_STREAM_STOP_TIMEOUT_S = NETWORK_TIMEOUT_S + 2.0
 _TS_PACKETS_PER_DATAGRAM = 1316  # 7 x 188-byte MPEG-TS packets: fits an Ethernet MTU
 
 
@@ -171,11 +199,27 @@ def _is_png_sequence(path: str) -> bool:
     )
 
 
-def check_output_path(path: str, *, transparent: bool = False) -> None:
-    """Fail early, with one line, if ``path`` cannot be recorded to.
+def png_pattern(path: str) -> str:
+    """The file-name pattern of a PNG-sequence output (a folder gets ``frame_%06d.png``)."""
+    if "%" in os.path.basename(path):
+        return path
+    return os.path.join(path, "frame_%06d.png")
 
-    Checks the extension, that the folder exists and is writable, and that the
-    chosen container can carry a transparent output when one is asked for.
+
+def check_output_path(
+    path: str,
+    *,
+    transparent: bool = False,
+    overwrite: bool = False,
+    inputs: Sequence[str] = (),
+) -> None:
+    """Fail early, with one line, if ``path`` cannot or must not be recorded to.
+
+    Checks the extension, that the folder exists and is writable, that the chosen
+    container can carry a transparent output when one is asked for, that ``path``
+    is none of ``inputs`` (files compared by identity, so a symlink, hardlink or
+    other spelling counts; for a PNG sequence, any file its pattern could write),
+    and that it does not exist yet unless ``overwrite``.
     """
     if not path:
         raise OutputError("no output path given")
@@ -190,7 +234,20 @@ def check_output_path(path: str, *, transparent: bool = False) -> None:
             else folder
         )
         _check_writable_dir(parent, path)
-        _probe_write(os.path.join(parent, f".segcam-probe-{os.getpid()}"), shown=path)
+        discard(partial_path(os.path.join(parent, "probe"), shown=path))
+        existing = sequence_files(png_pattern(path))
+        for f in existing:
+            hit = which_input(f, inputs)
+            if hit is not None:
+                raise OutputError(
+                    f"the PNG sequence {path} would write over the input {hit}; segcam never "
+                    "writes over its inputs: choose another --output"
+                )
+        if existing and not overwrite:
+            raise OutputError(
+                f"{path} already holds {len(existing)} file(s) this sequence would replace "
+                f"(such as {os.path.basename(existing[0])}); use --overwrite to replace them"
+            )
         return
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".mp4", ".m4v", ".mov", ".mkv", ".webm"):
@@ -204,22 +261,12 @@ def check_output_path(path: str, *, transparent: bool = False) -> None:
         )
     if os.path.isdir(path):
         raise OutputError(f"output {path} is a folder")
+    check_not_an_input(path, inputs)
     _check_writable_dir(os.path.dirname(os.path.abspath(path)), path)
-    _probe_write(path)
-
-
-def _probe_write(path: str, shown: str | None = None) -> None:
-    """Really open ``path`` for writing (then undo), because ``os.access`` says yes to
-    root everywhere and to pseudo-filesystems such as /proc where writes then fail."""
-    existed = os.path.exists(path)
-    try:
-        with open(path, "ab"):
-            pass
-    except OSError as e:
-        raise OutputError(f"cannot write output {shown or path}: {e.strerror}") from None
-    if not existed:
-        with contextlib.suppress(OSError):
-            os.remove(path)
+    check_overwrite(path, overwrite)
+    # Really create a file there (then remove it), because os.access says yes to root
+    # everywhere and to pseudo-filesystems such as /proc where writes then fail.
+    discard(partial_path(path))
 
 
 def _check_writable_dir(folder: str, path: str) -> None:
@@ -233,9 +280,20 @@ class Recorder:
     """A :class:`~segcam.sinks.base.Sink` that encodes the output to a file (see module docs)."""
 
     def __init__(
-        self, path: str, *, mirror: bool = False, crf: int = 20, preset: str = "veryfast"
+        self,
+        path: str,
+        *,
+        mirror: bool = False,
+        crf: int = 20,
+        preset: str = "veryfast",
+        overwrite: bool = False,
+        inputs: Sequence[str] = (),
     ) -> None:
+        """``overwrite``: replace an existing output (else it is refused at start);
+        ``inputs``: files the output must not be (see :func:`check_output_path`)."""
         self.path = path
+        self.overwrite = overwrite
+        self.inputs = tuple(inputs)
         self.mirror = mirror
         self._flip: np.ndarray | None = None
         self.crf = crf
@@ -251,14 +309,16 @@ class Recorder:
         self._stopped = False
 
     def start(self, info: StreamInfo) -> None:
-        check_output_path(self.path, transparent=info.transparent)
+        check_output_path(
+            self.path, transparent=info.transparent, overwrite=self.overwrite, inputs=self.inputs
+        )
         self._live = info.live
-        if is_stream_url(self.path):
-            self._writer = _AvWriter(self.path, info, crf=self.crf, preset=self.preset)
-        elif _is_png_sequence(self.path):
-            self._writer = _PngWriter(self.path, info)
+        if _is_png_sequence(self.path) and not is_stream_url(self.path):
+            self._writer = _PngWriter(self.path, info, overwrite=self.overwrite)
         else:
-            self._writer = _AvWriter(self.path, info, crf=self.crf, preset=self.preset)
+            self._writer = _AvWriter(
+                self.path, info, crf=self.crf, preset=self.preset, overwrite=self.overwrite
+            )
         self._thread = threading.Thread(target=self._run, name="segcam-recorder", daemon=True)
         self._thread.start()
 
@@ -295,12 +355,27 @@ class Recorder:
         except BaseException as e:  # surfaced through .error; the pipeline reports it
             log.debug("recorder failed", exc_info=True)
             verb = "streaming" if is_stream_url(self.path) else "recording"
+            # FFmpeg's message names the URL it opened, stream key and all: keep only
+            # the reason.
+            reason = getattr(e, "strerror", None) or one_line(e)
             self.error = (
                 e
                 if isinstance(e, SegcamError)
-                else OutputError(f"{verb} to {display_name(self.path)} failed: {one_line(e)}")
+                else OutputError(f"{verb} to {display_name(self.path)} failed: {reason}")
             )
             self._queue.discard()
+
+    def frames_saved(self) -> int | None:
+        """How many frames the output really holds (after :meth:`stop`); None for a stream.
+
+        After an error this is counted in the file itself, not from what reached the
+        encoder: a full disk can lose frames that were already encoded.
+        """
+        if is_stream_url(self.path) or self._writer is None:
+            return None
+        if self.error is None:
+            return self.frames_written
+        return self._writer.frames_on_disk()
 
     def stop(self) -> None:
         """Flush the encoder and finalise the file. Idempotent; safe after a failed start."""
@@ -331,15 +406,20 @@ class Recorder:
 
 
 class _PngWriter:
-    """PNG sequence; atomic per file (written to a temporary name, then renamed)."""
+    """PNG sequence; atomic per file (written to a temporary name, then renamed).
 
-    def __init__(self, path: str, info: StreamInfo) -> None:
-        if "%" in os.path.basename(path):
-            self.pattern = path
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        else:
-            os.makedirs(path, exist_ok=True)
-            self.pattern = os.path.join(path, "frame_%06d.png")
+    The temporary name ends in ``.segcam-partial``, never ``.png``, so a glob for
+    the sequence never picks up a half-written frame.
+    """
+
+    def __init__(self, path: str, info: StreamInfo, *, overwrite: bool = False) -> None:
+        self.pattern = png_pattern(path)
+        folder = os.path.dirname(self.pattern) or "."
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"cannot create output folder {folder}: {e.strerror}") from None
+        self.overwrite = overwrite
         self.index = 0
 
     def prepare(self, image: np.ndarray, pts: float) -> np.ndarray:
@@ -347,11 +427,14 @@ class _PngWriter:
 
     def write(self, image: np.ndarray) -> None:
         target = self.pattern % self.index
-        tmp = target + ".tmp.png"
-        if not cv2.imwrite(tmp, image):
-            raise OutputError(f"cannot write {target}")
-        os.replace(tmp, target)
+        ok, data = cv2.imencode(".png", image)
+        if not ok:
+            raise OutputError(f"cannot encode {target}")
+        write_file(target, data.tobytes(), overwrite=self.overwrite)
         self.index += 1
+
+    def frames_on_disk(self) -> int:
+        return self.index
 
     def close(self, frames_written: int) -> None:
         pass
@@ -360,9 +443,15 @@ class _PngWriter:
 class _AvWriter:
     """H.264 / VP9 through PyAV, with audio carried over from the input."""
 
-    def __init__(self, path: str, info: StreamInfo, *, crf: int, preset: str) -> None:
+    def __init__(
+        self, path: str, info: StreamInfo, *, crf: int, preset: str, overwrite: bool = False
+    ) -> None:
         self.path = path
+        self.overwrite = overwrite
         self.stream_url = is_stream_url(path)
+        # A file is written under a temporary name until it holds a frame (module docs).
+        self.tmp: str | None = None
+        self._header_size = 0
         if self.stream_url:
             scheme = urllib.parse.urlsplit(path).scheme.lower()
             self.format = STREAM_FORMATS[scheme]
@@ -387,14 +476,22 @@ class _AvWriter:
         elif self.format == "flv":
             # A live FLV cannot seek back to fill in the duration at the end.
             container_options["flvflags"] = "no_duration_filesize"
-        target = path
         if self.stream_url:
-            target = _prepare_stream(path)
+            # Through the tee muxer, the only way to hand FFmpeg's connection its
+            # rw_timeout; the muxer options go to the real (inner) muxer.
+            opts = {k: v for k, v in container_options.items() if k != "flush_packets"}
+            opts["rw_timeout"] = str(round(NETWORK_TIMEOUT_S * 1_000_000))
+            target = _tee_target(_prepare_stream(path), self.format, opts)
+            av_format, container_options = "tee", {"flush_packets": "1"}
+        else:
+            self.tmp = target = partial_path(path)
+            av_format = self.format
         try:
             self.container = av.open(
-                target, mode="w", format=self.format, container_options=container_options
+                target, mode="w", format=av_format, container_options=container_options
             )
         except (av.error.FFmpegError, OSError) as e:
+            discard(self.tmp)
             raise OutputError(
                 f"cannot create {display_name(path)}: {getattr(e, 'strerror', None) or e}"
             ) from None
@@ -428,17 +525,24 @@ class _AvWriter:
             stream.codec_context.gop_size = gop
             self.stream = stream
             self.audio = _AudioCarry.open(info.media_path, self.container, self.format)
+            # Write the header now: a stream connects here, before start returns, so a
+            # refused connection is an error at start rather than after the first frame;
+            # a file's header size tells when the first frame has reached the disk.
             if self.stream_url:
-                # Connect now, in the caller's thread, so a refused connection is an
-                # error at start rather than after the first frame.
+                _connect(self.container)
+            else:
                 self.container.start_encoding()
+            if self.tmp is not None:
+                self._header_size = os.path.getsize(self.tmp)
         except av.error.FFmpegError as e:
-            self.container.close()
+            self._abandon()
             if self.stream_url:
                 raise OutputError(_stream_error(path, e)) from None
-            raise
-        except Exception:
-            self.container.close()
+            raise OutputError(
+                f"cannot create {display_name(path)}: {getattr(e, 'strerror', None) or e}"
+            ) from None
+        except BaseException:
+            self._abandon()
             raise
         self._in_format = "bgra" if self.transparent else "bgr24"
         self._last_pts: int | None = None
@@ -469,6 +573,21 @@ class _AvWriter:
             self.audio.mux_until(t)
         for packet in self.stream.encode(vf):
             self.container.mux(packet)
+        if self.tmp is not None and os.path.getsize(self.tmp) > self._header_size:
+            # A fragment (cluster) has been written whole: the file now holds frames,
+            # so it takes its real name, and keeps growing there (same open file).
+            publish(self.tmp, self.path, overwrite=self.overwrite)
+            self.tmp = None
+
+    def _abandon(self) -> None:
+        """Close after a failed start, and remove the temporary file we created."""
+        with contextlib.suppress(Exception):
+            if getattr(self, "audio", None) is not None:
+                self.audio.close()
+        with contextlib.suppress(Exception):
+            self.container.close()
+        discard(self.tmp)
+        self.tmp = None
 
     def close(self, frames_written: int) -> None:
         try:
@@ -478,13 +597,25 @@ class _AvWriter:
                 if self.audio is not None:
                     self.audio.finish(self._end_time)
         finally:
-            if self.audio is not None:
-                self.audio.close()
-            self.container.close()
-            if not frames_written and not self.stream_url:
-                # Never leave an empty file that looks like a recording.
-                with contextlib.suppress(OSError):
-                    os.remove(self.path)
+            try:
+                if self.audio is not None:
+                    self.audio.close()
+                self.container.close()
+            finally:
+                if self.tmp is not None:
+                    # A short recording reaches the disk only now. Publish it if it
+                    # holds a frame; never leave an empty file that looks like one.
+                    if count_video_frames(self.tmp):
+                        publish(self.tmp, self.path, overwrite=self.overwrite)
+                    else:
+                        discard(self.tmp)
+                    self.tmp = None
+
+    def frames_on_disk(self) -> int:
+        """Video frames in the finished file (0 if it never got its real name)."""
+        if self.stream_url or self.tmp is not None or not os.path.exists(self.path):
+            return 0
+        return count_video_frames(self.path)
 
     def _pace(self, t: float) -> None:
         """Wait until media time ``t`` is due on the wall clock (writer thread).
@@ -505,13 +636,66 @@ class _AvWriter:
             self._clock = (now, t)
 
 
+def _connect(container: av.container.OutputContainer) -> None:
+    """``container.start_encoding()`` for a stream, on a helper thread.
+
+    PyAV holds the GIL while FFmpeg connects, for up to :data:`NETWORK_TIMEOUT_S`.
+    In the main thread, a Ctrl+C would interrupt FFmpeg's wait and restart its
+    timeout at every press; on a helper thread the signal only marks itself for
+    the main thread, which handles it as soon as FFmpeg gives up or connects.
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            container.start_encoding()
+        except BaseException as e:  # re-raised in the caller's thread
+            failure.append(e)
+
+    t = threading.Thread(target=run, name="segcam-connect", daemon=True)
+    t.start()
+    t.join()
+    if failure:
+        raise failure[0]
+
+
+def count_video_frames(path: str) -> int:
+    """Complete video packets (one per frame) that can be read back from ``path``.
+
+    Demuxing only, without decoding, so it is quick even for a long recording; a
+    packet cut short by a full disk or a kill is not counted.
+    """
+    n = 0
+    try:
+        with av.open(path) as c:
+            if not c.streams.video:
+                return 0
+            for packet in c.demux(video=0):
+                if packet.size and not packet.is_corrupt:
+                    n += 1
+    except (av.error.FFmpegError, OSError, EOFError, ValueError):
+        pass
+    return n
+
+
+def _tee_target(url: str, fmt: str, options: dict[str, str]) -> str:
+    """``url`` as one output of FFmpeg's tee muxer, with ``fmt`` and ``options``.
+
+    The tee reads its list with ``av_get_token``: a backslash escapes ``\\``, ``'``
+    and ``|`` in the URL.
+    """
+    escaped = "".join("\\" + ch if ch in "\\'|" else ch for ch in url)
+    opts = ":".join([f"f={fmt}", "onfail=abort", *(f"{k}={v}" for k, v in options.items())])
+    return f"[{opts}]{escaped}"
+
+
 def _prepare_stream(url: str) -> str:
     """Check that the receiver can be reached and complete the URL for FFmpeg.
 
-    FFmpeg opens the connection with no timeout we can set (and PyAV holds the GIL
-    meanwhile, so no thread of ours can give up on it), so for RTMP to another machine
-    a plain TCP connect with a 5 s limit comes first: an unreachable host fails in
-    seconds, with one line, instead of after the system's TCP timeout of minutes. A
+    FFmpeg's ``rw_timeout`` bounds reads and writes, not the TCP connect itself (and
+    PyAV holds the GIL meanwhile, so no thread of ours can give up on it), so for RTMP
+    to another machine a plain TCP connect with a 5 s limit comes first: an unreachable
+    host fails in seconds, with one line, instead of after the system's TCP timeout of minutes. A
     loopback connect is refused or accepted at once, so it is not probed (the probe
     would also take the one connection a single-client receiver accepts). UDP gets
     MPEG-TS-sized datagrams unless the URL sets ``pkt_size``.
