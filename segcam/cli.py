@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Record the processed video to a file. Outputs: .mp4 is H.264 in fragmented "
         "MP4, .mkv is H.264 in Matroska; both stay playable if segcam is killed mid-way "
         "(everything up to the last second is kept). .webm is VP9 and keeps the alpha "
-        "channel with --background none; a folder (or a path like out/%%05d.png) gets a PNG "
+        "channel with --background none; a folder (or a path like out/%05d.png) gets a PNG "
         "sequence. The audio of an input video is kept. Ctrl+C stops and finalises the file. "
         "A stream URL (rtmp://, udp://, srt://) streams live instead, paced in real time.",
     )
@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=_duration, metavar="S", help="stop after S seconds of video"
     )
     rec.add_argument("--mirror", action="store_true", help="mirror the recorded video")
+    rec.add_argument(
+        "--overwrite", action="store_true", help="replace OUT if it exists (else it is refused)"
+    )
     rec.add_argument("--loop", action="store_true", help="repeat a video or image list forever")
     add_model_options(rec)
 
@@ -200,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the inputs are consecutive video frames: stateful filters carry their state "
         "from one image to the next (otherwise each image is processed on its own)",
+    )
+    mask.add_argument(
+        "--overwrite", action="store_true", help="replace masks that exist (else they are refused)"
     )
     add_model_options(mask)
 
