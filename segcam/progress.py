@@ -4,13 +4,15 @@ Finite inputs show a bar with percentage and ETA; live and endless inputs show
 the running frame count, elapsed time, FPS and dropped frames. Nothing is drawn
 when the stream is not a terminal (logs, pipes, tests), so output stays clean.
 
-What the bar counts: a job's ``total`` is the number of input frames it will
-consume, and a frame is consumed once it is either done (processed and written)
-or dropped (a live source's stale frame the worker never took). So a live job
-limited to 3 s at 30 fps ends at ``90/90`` even when 32 of them were dropped,
-instead of stalling at ``58/90``. Callers whose total counts *written* frames
-(``record --frames N`` on a live source: it stops after N written frames, however
-many were dropped) pass ``counts_dropped=False``.
+What the bar counts depends on what the job's ``total`` is:
+
+* *written* frames (``counts_dropped=False``, the default): ``record --frames N``
+  stops after N written frames however many a live source dropped, and a file job
+  drops nothing;
+* *input* frames (``counts_dropped=True``): ``record --duration 3`` on a 30 fps
+  camera consumes 90 input frames, each either done (processed and written) or
+  dropped (a stale frame the worker never took). So it ends at ``90/90 (58 done,
+  32 dropped)`` instead of stalling at ``58/90``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ class Progress:
         stream: where to draw (default: stderr).
         enabled: draw at all (default: only when ``stream`` is a terminal).
         rate: redraws per second, at most.
-        counts_dropped: dropped frames use up ``total`` (see the module docstring).
+        counts_dropped: ``total`` counts input frames, so dropped ones use it up too
+            (see the module docstring).
         unit: what one item is called (``frames``, or e.g. ``images``: then the rate
             reads ``/s`` instead of ``fps``).
     """
@@ -47,7 +50,7 @@ class Progress:
         stream: TextIO | None = None,
         enabled: bool | None = None,
         rate: float = 4.0,
-        counts_dropped: bool = True,
+        counts_dropped: bool = False,
         unit: str = "frames",
     ) -> None:
         self.total = total

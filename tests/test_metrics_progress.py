@@ -59,11 +59,12 @@ def test_progress_bar_for_finite_and_live_inputs():
 
 def test_a_live_job_that_drops_frames_still_reaches_its_total():
     # record --duration 3 on a 30 fps camera: 90 frames come in, 32 are dropped as stale.
-    line = Progress(90, stream=io.StringIO(), enabled=True).line(58, dropped=32)
+    duration = Progress(90, stream=io.StringIO(), enabled=True, counts_dropped=True)
+    line = duration.line(58, dropped=32)
     assert "100.0%" in line and "90/90" in line
     assert "58 done, 32 dropped" in line
     # record --frames 90: the total counts written frames, so drops do not fill it.
-    frames = Progress(90, stream=io.StringIO(), enabled=True, counts_dropped=False)
+    frames = Progress(90, stream=io.StringIO(), enabled=True)
     line = frames.line(58, dropped=32)
     assert "64.4%" in line and "58/90" in line and "dropped 32" in line
 
