@@ -610,3 +610,12 @@ def test_a_file_plays_in_real_time_and_the_input_rate_says_so(qtbot, open_window
     qtbot.waitUntil(sampled, timeout=WAIT)
     assert max(readings) <= 15 * 1.3, readings  # never faster than the clip's own rate
     assert w.windowTitle().endswith("clip.mp4 — segcam")
+
+
+def test_the_start_up_log_names_the_filter_chain(qtbot, open_window, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="segcam.gui.main_window"):
+        open_window(*DEMO)
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("showing"))
+    assert line.endswith("filters temporal,smoothstep:lo=0.4:hi=0.8,refine:detail=2")

@@ -547,3 +547,27 @@ def test_compositor_alpha_is_bilinear_and_centre_aligned() -> None:
     x_src = (np.arange(256) + 0.5) / 8.0 - 0.5
     expected = np.interp(x_src, np.arange(32), cols)
     assert np.abs(alpha.astype(np.float64) - expected[None, :]).max() <= 1.0
+
+
+def test_start_up_description_names_the_chain_as_it_runs():
+    from segcam.filters.base import parse_chain
+    from segcam.pipeline import describe_run
+
+    default = parse_chain("default")
+    text = describe_run(PipelineSettings(model="landscape", filters=default))
+    assert text.endswith(
+        "model landscape, filters ensemble,temporal,smoothstep:lo=0.4:hi=0.8,refine"
+    )
+    # --model general: the ensemble would run general twice, so it is not run (or named).
+    text = describe_run(PipelineSettings(model="general", filters=default))
+    assert text.endswith("model general, filters temporal,smoothstep:lo=0.4:hi=0.8,refine")
+
+
+def test_drops_are_described_in_words():
+    from segcam.pipeline import describe_drops
+
+    assert describe_drops({"capture": 0, "sink:LatencySink": 0}) == "none"
+    assert describe_drops({"capture": 3, "sink:Recorder": 2, "sink:PreviewSink": 0}) == (
+        "5 (3 input frames replaced by a newer one before the worker took them; "
+        "2 skipped by the recorder, which was still busy)"
+    )
