@@ -14,7 +14,7 @@ from segcam.config import parse_fps, parse_resolution
 from segcam.errors import ConfigError
 from segcam.inference import segmenter_for
 from segcam.outputs import input_files
-from segcam.pipeline import Pipeline
+from segcam.pipeline import Pipeline, describe_run
 from segcam.progress import Progress
 from segcam.settings_file import pipeline_settings
 from segcam.sinks.recorder import (
@@ -69,12 +69,14 @@ def run_record(args: argparse.Namespace) -> int:
     verb = "streaming" if is_stream_url(output) else "recording"
     print(
         f"segcam: {verb} {source.name} ({w}x{h} @ {source.fps:.3g} fps, "
-        f"background {background.describe()}, model {settings.model}) -> {shown}",
+        f"{describe_run(settings)}) -> {shown}",
         file=sys.stderr,
     )
     if total is None:
         print("segcam: press Ctrl+C to stop", file=sys.stderr)
-    progress = Progress(total)
+    # A live job's total counts input frames, so the ones dropped use it up too;
+    # --frames counts frames written.
+    progress = Progress(total, counts_dropped=total is not None and total != args.frames)
     with StopSignals(pipeline.request_stop) as signals:
         pipeline.start()
         try:

@@ -142,6 +142,11 @@ class BgSubSegmenter:
         return self._background is None
 
     @property
+    def learned_frames(self) -> int:
+        """Frames averaged into the background since the last reset (``learn`` once learned)."""
+        return self.learn if self._background is not None else self._count
+
+    @property
     def last_small(self) -> np.ndarray:
         """The working-size BGR image of the last :meth:`segment` call (segmenter-owned)."""
         return self._small_bgr
