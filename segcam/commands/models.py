@@ -162,11 +162,14 @@ def _listed():
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from segcam.inference.models import user_models_dir
+    import dataclasses
+
+    from segcam.inference.models import current_path, user_models_dir
 
     rows, broken, shadowed = _listed()
     items = []
     for m, where in rows:
+        m = dataclasses.replace(m, path=current_path(m))
         size = m.input.size
         items.append(
             {

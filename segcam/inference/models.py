@@ -109,6 +109,19 @@ def user_manifests() -> tuple[dict[str, ModelManifest], dict[Path, ModelError]]:
     return found, broken
 
 
+def current_path(m: ModelManifest) -> Path | None:
+    """Where ``m``'s model file is now (None: a built-in file not installed yet).
+
+    Built-in files are looked up afresh, not taken from when the (cached) manifest
+    was read; nothing is fetched.
+    """
+    builtin_name = builtin_file_name(m.file)
+    if builtin_name is None:
+        return m.path
+    found = builtin_store.find(builtin_name)
+    return found.path if found is not None else None
+
+
 def info_from_manifest(m: ModelManifest) -> ModelInfo:
     """A :class:`ModelInfo` for ``m``, once its model file is known to exist.
 
@@ -116,7 +129,9 @@ def info_from_manifest(m: ModelManifest) -> ModelInfo:
     (:func:`segcam.inference.builtin_store.ensure`).
     """
     builtin_name = builtin_file_name(m.file)
-    if m.path is None and builtin_name is not None:
+    if builtin_name is not None:
+        # Looked up now, not when the manifest was read (the manifests are cached for
+        # the process, and the files may have been installed since).
         m = dataclasses.replace(m, path=builtin_store.ensure(builtin_name))
     if m.path is None:
         package = m.file.split(":", 1)[1].split("/", 1)[0]
