@@ -23,6 +23,23 @@ import struct
 MAX_HEADER_BYTES = 4 << 20
 
 
+#: Signatures of formats that segcam knows but does not decode: OpenCV 4.11's JPEG 2000
+#: decoder (OpenJPEG) crashes the process (SIGSEGV) on some damaged files, such as one
+#: whose SIZ marker has an illegal tile offset, found by tests/test_properties.py.
+UNSAFE_SIGNATURES: dict[bytes, str] = {
+    b"\x00\x00\x00\x0cjP  \r\n\x87\n": "JPEG 2000",
+    b"\xff\x4f\xff\x51": "JPEG 2000",
+}
+
+
+def unsafe_format(head: bytes) -> str | None:
+    """The name of the format when ``head`` starts with one segcam will not decode."""
+    for sig, name in UNSAFE_SIGNATURES.items():
+        if head.startswith(sig):
+            return name
+    return None
+
+
 class HeaderError(ValueError):
     """The file has a known image signature but a truncated or inconsistent header."""
 

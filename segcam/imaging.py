@@ -17,10 +17,11 @@ import cv2
 import numpy as np
 
 from segcam.errors import InputError
-from segcam.image_header import HeaderError, image_size
+from segcam.image_header import HeaderError, image_size, unsafe_format
 
+# No JPEG 2000 (.jp2): see image_header.UNSAFE_SIGNATURES.
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".jp2"}
+    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 )
 
 
@@ -30,7 +31,7 @@ IMAGE_EXTENSIONS = frozenset(
 #: on every path, from their header alone.
 MAX_IMAGE_PIXELS = 16384 * 8192
 
-_FORMATS = "PNG, JPEG, WebP, BMP, TIFF, PNM, JPEG 2000"
+_FORMATS = "PNG, JPEG, WebP, BMP, TIFF, PNM"
 
 
 def is_image_path(path: str) -> bool:
@@ -44,6 +45,12 @@ def check_image_size(data: bytes, path: str, what: str = "image") -> tuple[int, 
     not one segcam reads, or the image has more than :data:`MAX_IMAGE_PIXELS`.
     Decodes nothing: its cost is the header's length.
     """
+    unsafe = unsafe_format(data)
+    if unsafe:
+        raise InputError(
+            f"cannot read {what} {path}: {unsafe} is not supported (its decoder can crash "
+            "on a damaged file); convert it to PNG or JPEG"
+        )
     try:
         size = image_size(data)
     except HeaderError as e:

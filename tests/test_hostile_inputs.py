@@ -136,6 +136,29 @@ def test_truncated_headers_raise_header_error_and_unknown_bytes_none() -> None:
     assert image_size(b"RIFF\x00\x00\x00\x00AVI LIST") is None  # RIFF, but not WebP
 
 
+def test_damaged_jpeg2000_is_refused_not_a_crash(tmp_path) -> None:
+    """A .jp2 whose SIZ marker was damaged killed the process (SIGSEGV in OpenCV's
+    OpenJPEG decoder); found by test_properties. JPEG 2000 is refused, unread."""
+    img = cv2.resize(cv2.imread(str(sorted(EG_PORTRAITS.glob("images/*.jpg"))[0])), (64, 48))
+    data = bytearray(cv2.imencode(".jp2", img)[1].tobytes())
+    for at, value in ((122, 63), (130, 179), (136, 175), (150, 218), (193, 240)):
+        data[at] = value
+    path = tmp_path / "damaged.png"
+    path.write_bytes(bytes(data))
+    code = (
+        "import sys\n"
+        "from segcam.imaging import load_image\n"
+        "from segcam.errors import InputError\n"
+        "try:\n"
+        f"    load_image({str(path)!r})\n"
+        "except InputError as e:\n"
+        "    print(e)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, f"crashed: {r.returncode}"
+    assert "JPEG 2000 is not supported" in r.stdout
+
+
 # -- one-pixel inputs ---------------------------------------------------------------
 
 
