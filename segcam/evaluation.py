@@ -210,8 +210,11 @@ def eval_jitter(
     ds: DataSet,
     limit: int | None = None,
     js: JitterSettings = JitterSettings(),
+    step: Callable[[int, int], None] | None = None,
 ) -> list[Scores]:
-    """Score several processors on the same jitter clips (each clip is generated once)."""
+    """Score several processors on the same jitter clips (each clip is generated once).
+
+    ``step(done, total)`` is called after each image's clip (progress display)."""
     n = len(processors)
     ious: list[list[float]] = [[] for _ in range(n)]
     warps: list[list[float]] = [[] for _ in range(n)]
@@ -233,6 +236,8 @@ def eval_jitter(
                     warps[i].append(float(np.mean(cv2.absdiff(a, aligned))) / 255.0)
                 preds.append(a)
             dts[i].append(dtssd(preds, moved_gts))
+        if step:
+            step(k + 1, len(pairs))
     return [
         Scores(
             ds.name,
@@ -279,8 +284,12 @@ def evaluate(
     jitter: bool = False,
     limit: int | None = None,
     progress: Callable[[str], None] | None = None,
+    step: Callable[[int, int], None] | None = None,
 ) -> list[tuple[Pipeline, Scores]]:
-    """Score every pipeline on every data set (stills, or jitter clips made from them)."""
+    """Score every pipeline on every data set (stills, or jitter clips made from them).
+
+    ``progress(text)`` names each data set as it starts; ``step(done, total)`` counts
+    the images of a jitter data set (the slow part: a clip per image)."""
     processors = [p.processor() for p in pipelines]
     results = []
     for ds in datasets:
@@ -289,7 +298,9 @@ def evaluate(
                 f"{ds.name} ({'sequence' if ds.sequence else 'jitter' if jitter else 'stills'})"
             )
         if jitter and not ds.sequence:
-            results.extend(zip(pipelines, eval_jitter(processors, ds, limit), strict=True))
+            results.extend(
+                zip(pipelines, eval_jitter(processors, ds, limit, step=step), strict=True)
+            )
             continue
         for p, proc in zip(pipelines, processors, strict=True):
             scores = eval_sequence(proc, ds, limit) if ds.sequence else eval_stills(proc, ds, limit)

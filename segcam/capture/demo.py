@@ -121,6 +121,10 @@ class DemoSource:
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        elif delay < -1.0 / self.fps:
+            # More than a frame late (the process stalled): skip what a camera's sensor
+            # showed meanwhile, as a camera does, instead of catching up in a burst.
+            self._seq = int((time.monotonic() - self._t0) * self.fps)
         image = self.render(self._seq)
         frame = Frame(self._seq, image, self._seq / self.fps)
         self._seq += 1

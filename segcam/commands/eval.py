@@ -10,14 +10,15 @@ from segcam.cli import EXIT_OK
 from segcam.errors import ConfigError
 from segcam.evaluation import Pipeline, Scores, evaluate, find_datasets
 from segcam.filters.base import parse_chain
+from segcam.progress import StepBar
 from segcam.settings_file import pipeline_settings
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    datasets = find_datasets(args.data, sequence=True if args.sequence else None)
     if args.limit is not None and args.limit < 1:
         # --limit 0 would score nothing and print NaN as if it were a result.
         raise ConfigError(f"invalid --limit {args.limit}: must be at least 1")
+    datasets = find_datasets(args.data, sequence=True if args.sequence else None)
     settings = pipeline_settings(args, background="mask")
     pipelines = []
     if args.baseline:
@@ -30,7 +31,10 @@ def run_eval(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"segcam: evaluating {text}", file=sys.stderr)
 
-    results = evaluate(pipelines, datasets, jitter=args.jitter, limit=args.limit, progress=note)
+    step = None if args.json else StepBar("images")  # a bar per jitter data set
+    results = evaluate(
+        pipelines, datasets, jitter=args.jitter, limit=args.limit, progress=note, step=step
+    )
     if args.json:
         print(
             json.dumps(
