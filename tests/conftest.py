@@ -38,8 +38,11 @@ IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    # The developer's own config file must not change what the tests see.
-    os.environ["SEGCAM_CONFIG"] = str(REPO / "tests" / "no-such-config.toml")
+    # The developer's own config file must not change what the tests see, and a test
+    # that saves settings (a window closing) must not write into the checkout.
+    config_dir = Path(tempfile.mkdtemp(prefix="segcam-test-config-"))
+    atexit.register(shutil.rmtree, config_dir, True)
+    os.environ["SEGCAM_CONFIG"] = str(config_dir / "no-such-config.toml")
     _prepare_builtin_models()
     config.addinivalue_line(
         "markers",
