@@ -8,6 +8,7 @@ filters. The default chain was chosen by measurement with ``segcam eval``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -67,17 +68,30 @@ class MaskChain:
         specs: the chain (frame filters in it are ignored here).
         model: the main model; an ensemble of it with itself is skipped (see
             :func:`effective_filters`).
+        build: makes the instance for one spec (default ``spec.build()``); a live
+            session passes one that hands back the previous chain's instance of an
+            unchanged spec, so a threshold change keeps the temporal filter's state
+            and never reloads an ensemble's model (:mod:`segcam.processor`).
     """
 
-    def __init__(self, specs: tuple[FilterSpec, ...], model: str | None = None) -> None:
+    def __init__(
+        self,
+        specs: tuple[FilterSpec, ...],
+        model: str | None = None,
+        *,
+        build: Callable[[FilterSpec], Any] | None = None,
+    ) -> None:
         known_filters()
         specs = effective_filters(specs, model)
         self.specs = tuple(s for s in specs if s.info.stage in ("mask", "upsample", "alpha"))
         self.mask_filters: list[Any] = []
         self.alpha_filters: list[Any] = []
+        self.instances: list[Any] = []
+        """One instance per entry of :attr:`specs`, in order (the upsampler included)."""
         upsampler = None
         for spec in self.specs:
-            f = spec.build()
+            f = spec.build() if build is None else build(spec)
+            self.instances.append(f)
             stage = spec.info.stage
             if stage == "mask":
                 self.mask_filters.append(f)
