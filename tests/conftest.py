@@ -8,12 +8,14 @@ video in ../shared/data, so they contain a real person, plus a real audio track
 from __future__ import annotations
 
 import atexit
+import inspect
 import math
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import types
 from fractions import Fraction
 from pathlib import Path
 
@@ -97,8 +99,55 @@ def eg_portraits() -> Path:
     return shared_path("data", "portraits", "eg_portrait_shen2016")
 
 
+def _under_shared(value: object) -> bool:
+    return isinstance(value, Path) and value.is_relative_to(SHARED)
+
+
+def _code_uses_shared(code: types.CodeType, namespace: dict, seen: set[int]) -> bool:
+    """Whether ``code`` (or a function of its module that it calls) names a path in SHARED."""
+    for name in code.co_names:
+        value = namespace.get(name)
+        if _under_shared(value):
+            return True
+        if (
+            inspect.isfunction(value)
+            and value.__module__ == namespace.get("__name__")
+            and id(value) not in seen
+        ):
+            seen.add(id(value))
+            if _code_uses_shared(value.__code__, value.__globals__, seen):
+                return True
+    return any(
+        isinstance(c, types.CodeType) and _code_uses_shared(c, namespace, seen)
+        for c in code.co_consts
+    )
+
+
+def _needs_shared(item: pytest.Item) -> bool:
+    """Marked ``shared``, or the test or one of its fixtures names a path in SHARED.
+
+    Test modules keep module-level paths such as ``TALKING_HEAD`` or
+    ``EG_PORTRAITS / "images"``; a test that uses one needs the shared data, so it
+    is found by the names its code (and its fixtures' and helpers' code) refers to.
+    """
+    if item.get_closest_marker("shared") is not None:
+        return True
+    functions = [getattr(item, "function", None)]
+    info = getattr(item, "_fixtureinfo", None)
+    for name in getattr(item, "fixturenames", ()):
+        defs = info.name2fixturedefs.get(name) if info is not None else None
+        if defs:
+            functions.append(defs[-1].func)
+    seen: set[int] = set()
+    for fn in functions:
+        fn = inspect.unwrap(fn) if fn is not None else None
+        if inspect.isfunction(fn) and _code_uses_shared(fn.__code__, fn.__globals__, seen):
+            return True
+    return False
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("shared") is not None and not DATA.is_dir():
+    if not DATA.is_dir() and _needs_shared(item):
         missing_shared(DATA)
 
 

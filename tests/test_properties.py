@@ -298,8 +298,12 @@ def garbled_images(draw, sources: dict[str, bytes]) -> bytes:
 
 
 def _image_sources() -> dict[str, bytes]:
-    img = cv2.imread(str(sorted(EG_PORTRAITS.glob("images/*.jpg"))[0]))
-    img = cv2.resize(img, (64, 48))
+    # A drawn picture, not one of the shared portraits: the strategy is built when
+    # the module is imported, also where ../shared is absent.
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[:, :, 0] = np.arange(64, dtype=np.uint8)[None, :] * 4
+    img[:, :, 1] = np.arange(48, dtype=np.uint8)[:, None] * 5
+    cv2.circle(img, (32, 24), 14, (40, 200, 250), -1)
     out = {}
     # .jp2 too: segcam refuses it (its decoder crashed on a file this test garbled).
     for ext in (".png", ".jpg", ".webp", ".bmp", ".tiff", ".ppm", ".jp2"):
