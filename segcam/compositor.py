@@ -20,6 +20,7 @@ next frame: sinks copy what they keep (see :class:`segcam.sinks.base.Sink`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -35,26 +36,89 @@ from segcam.kernels import blend, blend_stretched, warm_up
 __all__ = ["Compositor", "blend"]
 
 
-class Compositor:
-    """Composites frames onto the background given by a :class:`BackgroundSpec`."""
+_BUILD = object()  # "build the background provider from the spec"
 
-    def __init__(self, background: BackgroundSpec, filters: tuple[FilterSpec, ...] = ()) -> None:
-        self.spec = background
-        self._background = make_background(background)
+
+class Compositor:
+    """Composites frames onto the background given by a :class:`BackgroundSpec`.
+
+    The background provider and the frame filters are two separate parts, each
+    replaced on its own (:meth:`set_background`, :meth:`set_filters`): a live
+    session swaps the background without touching the filters and the other way
+    round, so a 4K image is never decoded again because a filter changed.
+
+    Args:
+        background: what the person goes onto.
+        filters: the chain; only its frame filters (foreground, blend, post) are used.
+        provider: an already-built provider for ``background`` (None for ``none``
+            and ``mask``), e.g. from the session's cache; built here when omitted.
+        build: makes a filter instance from its spec (default ``spec.build()``).
+    """
+
+    def __init__(
+        self,
+        background: BackgroundSpec,
+        filters: tuple[FilterSpec, ...] = (),
+        *,
+        provider: Any = _BUILD,
+        build: Callable[[FilterSpec], Any] | None = None,
+    ) -> None:
         self._bilinear = Bilinear()
         self._shape: tuple[int, int] | None = None
         warm_up()
         self.foreground_filters: list[Any] = []
         self.blend_filter: Any | None = None
         self.post_filters: list[Any] = []
+        self.filter_specs: tuple[FilterSpec, ...] = ()
+        self.filter_instances: list[Any] = []
+        """One instance per entry of :attr:`filter_specs`, in order."""
+        self.set_background(
+            background, make_background(background) if provider is _BUILD else provider
+        )
+        self.set_filters(filters, build)
+
+    def set_background(self, spec: BackgroundSpec, provider: Any) -> None:
+        """Composite onto ``provider`` (built for ``spec``) from the next frame on."""
+        channels = 4 if spec.transparent else 3
+        if self._shape is not None and self._out.shape[2] != channels:
+            self._shape = None  # reallocate for the other channel count
+        self.spec = spec
+        self._background = provider
+        self._update_plain()
+
+    def set_filters(
+        self,
+        filters: tuple[FilterSpec, ...],
+        build: Callable[[FilterSpec], Any] | None = None,
+    ) -> None:
+        """Use the frame filters of ``filters`` from the next frame on."""
+        foreground: list[Any] = []
+        blend_filter = None
+        post: list[Any] = []
+        specs: list[FilterSpec] = []
+        instances: list[Any] = []
         for spec in filters:
             stage = spec.info.stage
+            if stage not in ("foreground", "blend", "post"):
+                continue
+            f = spec.build() if build is None else build(spec)
+            specs.append(spec)
+            instances.append(f)
             if stage == "foreground":
-                self.foreground_filters.append(spec.build())
+                foreground.append(f)
             elif stage == "blend":
-                self.blend_filter = spec.build()
-            elif stage == "post":
-                self.post_filters.append(spec.build())
+                blend_filter = f
+            else:
+                post.append(f)
+        self.foreground_filters, self.blend_filter, self.post_filters = (
+            foreground,
+            blend_filter,
+            post,
+        )
+        self.filter_specs, self.filter_instances = tuple(specs), instances
+        self._update_plain()
+
+    def _update_plain(self) -> None:
         # Blend over the background at reduced height (a blur) when it offers that
         # and no frame filter needs the full-size background.
         frame_filters = self.foreground_filters or self.blend_filter or self.post_filters

@@ -26,6 +26,7 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from segcam.capture.base import Source
@@ -35,6 +36,7 @@ from segcam.errors import SegcamError, midway, one_line
 from segcam.frame import Frame
 from segcam.inference.segmenter import Segmenter
 from segcam.processor import Processor
+from segcam.sinks.attached import Attached, AttachedSinks
 from segcam.sinks.base import Sink, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,15 @@ class Pipeline:
         sinks: where output frames go; started by :meth:`start`, stopped by :meth:`stop`.
         segmenter: reuse an already-loaded segmenter (otherwise one is loaded here,
             in the caller's thread, so a bad model fails before any thread starts).
+        processor: borrow a session's processor (its segmenter, chain, compositor
+            and caches) instead of building one; it is reset for the new source,
+            ``settings`` is applied before the first frame, and the session must not
+            lend it to another run until this one has stopped.
+        attached: a session's registry of sinks that attach and detach while frames
+            flow (:mod:`segcam.sinks.attached`); the pipeline delivers to them after
+            ``sinks`` but neither starts nor stops them.
+        on_sink_error: called on the worker thread when a non-fatal attached sink
+            fails (it is skipped from then on); must not block.
         max_frames: stop after this many output frames.
         max_duration: stop once the output covers this many seconds of media time.
     """
@@ -100,12 +111,24 @@ class Pipeline:
         sinks: list[Sink],
         *,
         segmenter: Segmenter | None = None,
+        processor: Processor | None = None,
+        attached: AttachedSinks | None = None,
+        on_sink_error: Callable[[Attached], None] | None = None,
         max_frames: int | None = None,
         max_duration: float | None = None,
     ) -> None:
         self.source = source
         self.sinks = list(sinks)
-        self.processor = Processor(settings, segmenter=segmenter)
+        self.attached = attached
+        self.on_sink_error = on_sink_error
+        self._pending: PipelineSettings | None = None
+        if processor is None:
+            self.processor = Processor(settings, segmenter=segmenter)
+        else:
+            self.processor = processor
+            processor.reset()  # a new source: nothing carries over from the last one
+            if processor.settings != settings:
+                self._pending = settings
         self.max_frames = max_frames
         self.max_duration = max_duration
         self.stats = Stats()
@@ -115,7 +138,6 @@ class Pipeline:
         )
         self._stop = threading.Event()
         self._done = threading.Event()
-        self._pending: PipelineSettings | None = None
         self._settings_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._started_sinks: list[Sink] = []
@@ -129,7 +151,7 @@ class Pipeline:
             size=self.source.size,
             fps=self.source.fps,
             live=self.source.live,
-            transparent=self.processor.settings.background.transparent,
+            transparent=(self._pending or self.processor.settings).background.transparent,
             media_path=self.source.media_path,
         )
         try:
@@ -207,9 +229,17 @@ class Pipeline:
         counts = {"capture": self.channel.dropped}
         for sink in self.sinks:
             counts[_sink_key(sink)] = counts.get(_sink_key(sink), 0) + sink.dropped
+        if self.attached is not None:
+            for entry in self.attached.current:
+                counts[f"sink:{entry.name}"] = entry.sink.dropped
         return counts
 
     # -- threads ------------------------------------------------------------------
+
+    def fail(self, err: BaseException) -> None:
+        """Record ``err`` as the run's error unless it has one (after frames went out
+        it counts as a failure part-way: exit 1). For owners that stop sinks themselves."""
+        self._set_error(err)
 
     def _set_error(self, err: BaseException) -> None:
         if self.error is not None:
@@ -291,6 +321,8 @@ class Pipeline:
                     stats.add(f"latency:{key}", frame.stamps[key] - frame.t_capture)
                     if sink.error is not None:
                         raise sink.error
+                if self.attached is not None:
+                    self._deliver(frame)
                 frame.stamp("output")
                 stats.add("latency", frame.stamps["output"] - frame.t_capture)
                 stats.frames_out += 1
@@ -304,6 +336,32 @@ class Pipeline:
             self._stop.set()
             self.channel.discard()
             self._done.set()
+
+    def _deliver(self, frame: Frame) -> None:
+        """Hand ``frame`` to every attached sink (worker thread)."""
+        assert self.attached is not None
+        stats = self.stats
+        entries = self.attached.begin()
+        try:
+            for entry in entries:
+                if entry.failed:
+                    continue
+                sink = entry.sink
+                key = f"sink:{entry.name}"
+                t0 = time.perf_counter()
+                sink.submit(frame)
+                stats.add(key, time.perf_counter() - t0)
+                entry.submitted += 1
+                frame.stamp(key)
+                stats.add(f"latency:{key}", frame.stamps[key] - frame.t_capture)
+                if sink.error is not None:
+                    if entry.fatal:
+                        raise sink.error
+                    entry.failed = True
+                    if self.on_sink_error is not None:
+                        self.on_sink_error(entry)
+        finally:
+            self.attached.end()
 
 
 def _sink_key(sink: Sink) -> str:
@@ -332,6 +390,10 @@ _SINK_WORDS = {
     "VirtualCameraSink": "the virtual camera",
     "VirtualCameraFeed": "the virtual camera",
     "MemorySink": "the memory sink",
+    "preview": "the preview",
+    "vcam": "the virtual camera",
+    "recorder": "the recorder",
+    "encoder": "the encoder",
 }
 
 

@@ -3,23 +3,44 @@
 :class:`Processor` is what the pipeline's worker runs for every frame, and what
 ``segcam mask`` and ``segcam eval`` run for every image, so all of them produce
 the same alpha for the same input. It is single-threaded: one processor belongs
-to one thread. Stateful filters (temporal smoothing) carry state from one
-``process`` call to the next until :meth:`reset`.
+to one thread at a time. Stateful filters (temporal smoothing) carry state from
+one ``process`` call to the next until :meth:`reset`.
+
+Settings changes are a diff (:meth:`Processor.apply`): each part is rebuilt only
+when its own settings changed.
+
+* the segmenter when the model, threads or accelerator change, taken from the
+  session's cache (:mod:`segcam.caches`), so a model used before, or one the
+  window loaded to check it, is not loaded again;
+* in the mask chain and among the frame filters, only the filters whose spec
+  changed: every other instance is handed over as it is, so a threshold change
+  rebuilds the smooth step alone and the temporal filter keeps its state (a
+  filter whose own parameters changed may take its predecessor's state through an
+  ``adopt(old)`` method, if it has one);
+* the background provider when the background changes, again from the cache; a
+  filter change never touches it (a 4K image is not decoded again, a video
+  background does not restart).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import cv2
 
+from segcam.caches import Caches, model_key
 from segcam.compositor import Compositor
 from segcam.config import PipelineSettings
+from segcam.filters.base import FilterSpec
 from segcam.filters.chain import MaskChain
 from segcam.frame import Frame
-from segcam.inference import segmenter_for
 from segcam.inference.segmenter import Segmenter
 from segcam.scratch import Pyramid
+
+#: Filters whose construction loads a model (counted as a model load too).
+_LOADS_A_MODEL = ("ensemble",)
 
 
 class Processor:
@@ -28,38 +49,99 @@ class Processor:
     Building it loads the model, the filters and the background, so a bad model,
     filter spec or background fails here, in the caller's thread, before anything
     streams.
+
+    Args:
+        settings: the first snapshot.
+        segmenter: an already-loaded segmenter for ``settings`` (handed to the cache).
+        caches: the session's caches and load counters; a processor of its own gets
+            private ones.
     """
 
-    def __init__(self, settings: PipelineSettings, *, segmenter: Segmenter | None = None) -> None:
+    def __init__(
+        self,
+        settings: PipelineSettings,
+        *,
+        segmenter: Segmenter | None = None,
+        caches: Caches | None = None,
+    ) -> None:
         # One OpenCV thread, process-wide. The two cores of a typical laptop are
         # already shared by our capture thread (decoding) and worker, and by the video
         # call beside us; OpenCV's own pool only adds contention there. Measured with
         # `segcam bench --live` at 720p: p50 latency 11 ms with one thread, 28 ms with
         # OpenCV's default two, at the same CPU. LiteRT likewise uses --threads (1).
         cv2.setNumThreads(1)
+        self.caches = caches or Caches()
+        self.loads = self.caches.loads
         self.settings = settings
-        self.segmenter = segmenter or segmenter_for(settings)
+        if segmenter is not None:
+            segmenter = self.caches.segmenters.put(model_key(settings), segmenter)
+        self.segmenter = segmenter or self.caches.segmenter(settings)
         # A segmenter handed over may have seen another source: recurrent models
         # must not carry its last mask over to this one.
         self.segmenter.reset()
-        self.chain = MaskChain(settings.filters, settings.model)
-        self.compositor = Compositor(settings.background, settings.filters)
+        self.chain = MaskChain(settings.filters, settings.model, build=self._build)
+        self.compositor = Compositor(
+            settings.background,
+            settings.filters,
+            provider=self.caches.background(settings.background),
+            build=self._build,
+        )
         self._pyramid = Pyramid()
 
+    def _build(self, spec: FilterSpec) -> Any:
+        self.loads.add(f"filter:{spec.name}")
+        if spec.name in _LOADS_A_MODEL:
+            self.loads.add("model")
+        return spec.build()
+
+    def _reuse(self, specs: tuple[FilterSpec, ...], instances: list[Any]) -> Callable:
+        """A ``build`` callback that hands back the instances of unchanged specs."""
+        pool = list(zip(specs, instances, strict=True))
+
+        def build(spec: FilterSpec) -> Any:
+            for i, (old_spec, inst) in enumerate(pool):
+                if old_spec == spec:
+                    del pool[i]
+                    return inst
+            new = self._build(spec)
+            for i, (old_spec, inst) in enumerate(pool):
+                if old_spec.name == spec.name:
+                    del pool[i]
+                    adopt = getattr(new, "adopt", None)
+                    if adopt is not None:
+                        adopt(inst)  # its own parameters changed: keep its state
+                    break
+            return new
+
+        return build
+
     def apply(self, settings: PipelineSettings) -> None:
-        """Switch to a new settings snapshot, rebuilding only what changed."""
-        if settings == self.settings:
+        """Switch to a new settings snapshot, rebuilding only what changed (module docs).
+
+        Runs on the thread that runs :meth:`process` (the worker, between frames).
+        """
+        old = self.settings
+        if settings == old:
             return
-        if _model_key(settings) != _model_key(self.settings):
-            self.segmenter = segmenter_for(settings)
+        if model_key(settings) != model_key(old):
+            self.segmenter = self.caches.segmenter(settings)
+            self.segmenter.reset()
             self.chain.reset()
-        if (settings.filters, settings.model) != (self.settings.filters, self.settings.model):
-            self.chain = MaskChain(settings.filters, settings.model)  # the ensemble depends on both
-        if (settings.background, settings.filters) != (
-            self.settings.background,
-            self.settings.filters,
-        ):
-            self.compositor = Compositor(settings.background, settings.filters)
+        if (settings.filters, settings.model) != (old.filters, old.model):
+            # Rebuilt around the old instances: the ensemble depends on both.
+            self.chain = MaskChain(
+                settings.filters,
+                settings.model,
+                build=self._reuse(self.chain.specs, self.chain.instances),
+            )
+        if settings.background != old.background:
+            provider = self.caches.background(settings.background)
+            self.compositor.set_background(settings.background, provider)
+        if settings.filters != old.filters:
+            self.compositor.set_filters(
+                settings.filters,
+                self._reuse(self.compositor.filter_specs, self.compositor.filter_instances),
+            )
         self.settings = settings
 
     def reset(self) -> None:
@@ -84,7 +166,3 @@ class Processor:
         frame.timings["composite"] = t3 - t2
         frame.stamp("composite")
         return frame
-
-
-def _model_key(settings: PipelineSettings) -> tuple[str, int, str]:
-    return settings.model, settings.threads, settings.accelerator

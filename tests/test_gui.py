@@ -411,9 +411,10 @@ def test_a_missing_camera_offers_a_way_out(qtbot, open_window):
 
 
 def test_auto_without_a_camera_runs_the_demo_and_says_so(qtbot, open_window, monkeypatch):
-    from segcam.gui import session as session_module
+    from segcam.capture import cameras
 
-    monkeypatch.setattr(session_module, "list_cameras", lambda: [])
+    # "auto" means the same in the window as on the command line (segcam.capture).
+    monkeypatch.setattr(cameras, "list_cameras", lambda: [])
     w = open_window("--input", "auto", "--resolution", "320x180")
     assert w.session.source_name.startswith("demo")
     qtbot.waitUntil(lambda: "no-camera" in w.banner.kinds(), timeout=WAIT)

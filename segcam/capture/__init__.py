@@ -1,7 +1,10 @@
 """Frame sources: cameras, video files, images and folders, and the demo.
 
 :func:`open_source` turns what the user typed after ``--input`` into a
-:class:`Source`. ``auto`` means "the first webcam, or the demo when there is none".
+:class:`Source`. ``auto`` means the same everywhere (the window, ``record``,
+``vcam``): the first real webcam the system lists (:func:`auto_camera`; a virtual
+one only when there is no real one, and never segcam's own output), or the demo
+when there is none.
 """
 
 from __future__ import annotations
@@ -19,7 +22,30 @@ from segcam.imaging import is_image_path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CameraSource", "DemoSource", "ImageSource", "Source", "VideoFileSource", "open_source"]
+__all__ = [
+    "CameraSource",
+    "DemoSource",
+    "ImageSource",
+    "Source",
+    "VideoFileSource",
+    "auto_camera",
+    "is_auto",
+    "open_source",
+]
+
+
+def auto_camera() -> str | None:
+    """What ``auto`` opens: the first real camera listed, else the first virtual one
+    (not segcam's own output: :mod:`segcam.capture.cameras` leaves it out), else None."""
+    from segcam.capture import cameras
+
+    found = cameras.list_cameras()
+    real = [c for c in found if not c.virtual] or found
+    return real[0].spec if real else None
+
+
+def is_auto(spec: str | list[str]) -> bool:
+    return isinstance(spec, str) and spec.strip().lower() == "auto"
 
 
 def open_source(
@@ -47,8 +73,12 @@ def open_source(
     if low == "demo":
         return DemoSource(resolution=resolution, fps=fps)
     if low == "auto":
+        camera = auto_camera()
+        if camera is None:
+            log.warning("no camera found; using the demo source instead")
+            return DemoSource(resolution=resolution, fps=fps)
         try:
-            return CameraSource(0, resolution=resolution or (1280, 720), fps=fps or 30.0)
+            return CameraSource(camera, resolution=resolution or (1280, 720), fps=fps or 30.0)
         except InputError as e:
             log.warning("%s; using the demo source instead", e)
             return DemoSource(resolution=resolution, fps=fps)

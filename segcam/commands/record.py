@@ -12,10 +12,10 @@ from segcam.cli import EXIT_INTERRUPTED, EXIT_OK, StopSignals
 from segcam.commands.settings import settings_for
 from segcam.config import parse_fps, parse_resolution
 from segcam.errors import ConfigError
-from segcam.inference import segmenter_for
 from segcam.outputs import input_files
-from segcam.pipeline import Pipeline, describe_run
+from segcam.pipeline import describe_run
 from segcam.progress import Progress
+from segcam.session import Session
 from segcam.settings_file import pipeline_settings
 from segcam.sinks.recorder import (
     Recorder,
@@ -47,21 +47,19 @@ def run_record(args: argparse.Namespace) -> int:
     )
     shown = display_name(output)  # a stream URL without its key
 
-    segmenter = segmenter_for(settings)
+    # The model loads before the camera opens: a bad model fails without touching it.
+    session = Session(settings)
+    session.load_segmenter(settings)
     source = open_source(args.input, resolution=resolution, fps=fps, loop=args.loop)
     try:
         settings = settings_for(args, live=source.live)
+        session.apply(settings)
+        session.prepare()
         recorder = Recorder(output, mirror=args.mirror, overwrite=overwrite, inputs=inputs)
-        pipeline = Pipeline(
-            source,
-            settings,
-            [recorder],
-            segmenter=segmenter,
-            max_frames=args.frames,
-            max_duration=args.duration,
-        )
+        session.attach("recorder", recorder, info=session.stream_info(source), fatal=True)
     except BaseException:
         source.stop()
+        session.close()
         raise
 
     total = _expected_frames(source.frame_count, source.fps, args.frames, args.duration)
@@ -77,15 +75,23 @@ def run_record(args: argparse.Namespace) -> int:
     # A live job's total counts input frames, so the ones dropped use it up too;
     # --frames counts frames written.
     progress = Progress(total, counts_dropped=total is not None and total != args.frames)
-    with StopSignals(pipeline.request_stop) as signals:
-        pipeline.start()
+    with StopSignals(session.request_stop) as signals:
+        try:
+            pipeline = session.open(source, max_frames=args.frames, max_duration=args.duration)
+        except BaseException:
+            session.close()
+            raise
         try:
             while not pipeline.wait(0.25):
                 progress.update(pipeline.stats.frames_out, pipeline.dropped)
         finally:
-            pipeline.stop()
+            session.release()
+            # Finalises the recording; its error is the recorder's own, read below.
+            session.close()
             progress.update(pipeline.stats.frames_out, pipeline.dropped, force=True)
             progress.close()
+    if recorder.error is not None:
+        pipeline.fail(recorder.error)  # finalising failed (e.g. a full disk)
 
     stats = pipeline.stats
     written = recorder.frames_written

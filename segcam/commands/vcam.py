@@ -76,10 +76,10 @@ def run(args: argparse.Namespace) -> int:
     from segcam.commands.settings import settings_for
     from segcam.config import parse_fps, parse_resolution
     from segcam.errors import ConfigError
-    from segcam.inference import segmenter_for
-    from segcam.pipeline import Pipeline, describe_run
+    from segcam.pipeline import describe_run
+    from segcam.session import Session, paced
     from segcam.sinks.base import StreamInfo
-    from segcam.sinks.vcam import ReaderWatch, VirtualCameraFeed, VirtualCameraSink, summary
+    from segcam.sinks.vcam import ReaderWatch, VirtualCameraSink, summary
 
     log = logging.getLogger(__name__)
     resolution = parse_resolution(args.resolution) if args.resolution else None
@@ -89,14 +89,15 @@ def run(args: argparse.Namespace) -> int:
     on_demand = bool(getattr(args, "on_demand", False))
     # Always a real-time job (files are paced), so live sources' chain applies.
     settings = settings_for(args, live=True)
-    segmenter = segmenter_for(settings)
+    # One session for the whole run: the model loads once, the device stays attached
+    # while --on-demand releases and reopens the input.
+    session = Session(settings)
+    session.prepare()
 
     def open_input():
         from segcam.capture import open_source
-        from segcam.capture.paced import PacedSource
 
-        src = open_source(args.input, resolution=resolution, fps=fps, loop=args.loop)
-        return src if src.live else PacedSource(src)
+        return paced(open_source(args.input, resolution=resolution, fps=fps, loop=args.loop))
 
     source = open_input()
     size = resolution or source.size
@@ -105,11 +106,10 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, backend=args.backend, size=size, fps=out_fps, mirror=args.mirror
     )
     try:
-        sink.start(
-            StreamInfo(
-                size=size, fps=out_fps, live=True, transparent=settings.background.transparent
-            )
+        info = StreamInfo(
+            size=size, fps=out_fps, live=True, transparent=settings.background.transparent
         )
+        session.attach("vcam", sink, info=info, fatal=True)
     except BaseException:
         source.stop()
         raise
@@ -126,13 +126,10 @@ def run(args: argparse.Namespace) -> int:
     if on_demand:
         watch = ReaderWatch(sink.device or "", proc_root=PROC_ROOT, grace=READER_GRACE_S)
     stop = threading.Event()
-    state: dict[str, Pipeline | None] = {"pipeline": None}
 
     def request_stop() -> None:
         stop.set()
-        p = state["pipeline"]
-        if p is not None:
-            p.request_stop()
+        session.request_stop()
 
     processed = 0
     started = time.monotonic()
@@ -161,18 +158,12 @@ def run(args: argparse.Namespace) -> int:
                 if source is None:
                     source = open_input()
                 remaining = None if args.frames is None else args.frames - processed
-                pipeline = Pipeline(
-                    source,
-                    settings,
-                    [VirtualCameraFeed(sink)],
-                    segmenter=segmenter,
-                    max_frames=remaining,
-                )
-                state["pipeline"] = pipeline
+                paused_by_watch = False
+                # The run starts here; the source is the session's from now on.
+                source, opened = None, source
+                pipeline = session.open(opened, max_frames=remaining)
                 if stop.is_set():  # a signal between the loop test and here
                     pipeline.request_stop()
-                paused_by_watch = False
-                pipeline.start()
                 try:
                     while not pipeline.wait(POLL_S):
                         if sink.error is not None:
@@ -181,10 +172,8 @@ def run(args: argparse.Namespace) -> int:
                             paused_by_watch = True
                             pipeline.request_stop()
                 finally:
-                    pipeline.stop()
-                    state["pipeline"] = None
-                    # The pipeline's capture thread stopped (released) the source.
-                    source = None
+                    # Stops the run; its capture thread released the source.
+                    session.release()
                     processed += pipeline.stats.frames_out
                 if pipeline.error is not None:
                     raise pipeline.error
@@ -194,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if source is not None:
             source.stop()
-        sink.stop()
+        session.close()  # stops the virtual camera
     if sink.error is not None:
         raise sink.error
     if processed != sink.received:  # every processed frame goes to the sink

@@ -28,6 +28,8 @@ class Startup:
     source: str | list[str] | None
     resolution: tuple[int, int] | None
     fps: float | None
+    vcam: str | None = None
+    """``--vcam``: start with the virtual camera on (a device, ``pipewire``, ``auto``)."""
 
 
 def _pipeline_settings(args: argparse.Namespace):
@@ -91,7 +93,9 @@ def prepare(args: argparse.Namespace) -> Startup:
         )
     named = getattr(args, "filters", None) is not None or "filters" in fs.values
     state.filters_named = named
-    return Startup(state, config, messages, source, resolution, fps)
+    return Startup(
+        state, config, messages, source, resolution, fps, vcam=getattr(args, "vcam", None)
+    )
 
 
 def build_window(startup: Startup):
@@ -108,6 +112,7 @@ def build_window(startup: Startup):
         source=startup.source,
         resolution=startup.resolution,
         fps=startup.fps,
+        vcam=startup.vcam,
     )
 
 

@@ -35,10 +35,10 @@ from PySide6.QtWidgets import (
 )
 
 from segcam import __version__
+from segcam.capture.cameras import CameraInfo, list_cameras
 from segcam.config import parse_background
 from segcam.errors import ConfigError, SegcamError, one_line
 from segcam.gui import gallery
-from segcam.gui.cameras import CameraInfo, list_cameras
 from segcam.gui.rates import RateMeter
 from segcam.gui.session import Problem, Session, is_camera
 from segcam.gui.sidebar import THUMB, ControlBar, Sidebar, bgr_icon, drawn_icon
@@ -70,6 +70,7 @@ HOTKEYS: list[tuple[str, str]] = [
     ("F11", "Full screen"),
     ("Ctrl+S", "Snapshot (PNG in Pictures)"),
     ("Ctrl+R", "Start / stop recording"),
+    ("Ctrl+Shift+V", "Virtual camera on / off"),
     ("Ctrl+O", "Open a video or image"),
     ("? or F1", "This help"),
     ("Q or Esc", "Quit (Esc leaves full screen first)"),
@@ -130,7 +131,10 @@ class MainWindow(QMainWindow):
         source: str | list[str] | None = None,
         resolution: tuple[int, int] | None = None,
         fps: float | None = None,
+        vcam: str | None = None,
     ) -> None:
+        """``vcam``: turn the virtual camera on at start (``--vcam``: a device,
+        ``pipewire`` or ``auto``); None leaves it off."""
         super().__init__()
         self.state = state
         self.config_path = config_path
@@ -154,6 +158,8 @@ class MainWindow(QMainWindow):
         self.session.problem_cleared.connect(self._on_problem_cleared)
         self.session.recording_changed.connect(self._on_recording_changed)
         self.session.busy_changed.connect(self._on_busy)
+        self.session.vcam_changed.connect(self._on_vcam_changed)
+        self._vcam_at_start = vcam
         self.session.resolution, self.session.fps = resolution, fps
 
         self._models = available_models(state.model)
@@ -264,6 +270,13 @@ class MainWindow(QMainWindow):
         self.act_record = self._action(
             "Record", self.set_recording, keys=("Ctrl+R",), checkable=True
         )
+        self.act_vcam = self._action(
+            "Virtual camera",
+            self.set_vcam,
+            keys=("Ctrl+Shift+V",),
+            checkable=True,
+            tip="Send the video to a virtual webcam for Zoom, Meet, Teams or OBS",
+        )
         self.act_open = self._action("Open video or image…", self.open_file, keys=("Ctrl+O",))
         self.act_demo = self._action("Use the demo source", self.use_demo)
         self.act_open_pictures = self._action("Open snapshots folder", self.open_snapshot_folder)
@@ -275,7 +288,14 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        for a in (self.act_open, self.act_demo, None, self.act_snapshot, self.act_record):
+        for a in (
+            self.act_open,
+            self.act_demo,
+            None,
+            self.act_snapshot,
+            self.act_record,
+            self.act_vcam,
+        ):
             m.addSeparator() if a is None else m.addAction(a)
         m.addAction(self.act_open_pictures)
         m.addSeparator()
@@ -300,6 +320,7 @@ class MainWindow(QMainWindow):
         sb = self.sidebar
         sb.source.activated.connect(self._source_chosen)
         sb.rescan.clicked.connect(self.rescan_cameras)
+        sb.vcam.toggled.connect(self.act_vcam.setChecked)
         sb.model.activated.connect(lambda i: self.set_model(sb.model.itemData(i)))
         sb.gallery.currentRowChanged.connect(self._gallery_row_changed)
         sb.add_background.clicked.connect(self.add_background)
@@ -347,6 +368,8 @@ class MainWindow(QMainWindow):
         self.rescan_cameras()
         self.view.set_placeholder("Opening the video source…")
         self.session.open(self._source(), self.state.pipeline_settings())
+        if self._vcam_at_start is not None:
+            self.set_vcam(True, self._vcam_at_start)
 
     def _source(self) -> str | list[str]:
         return self.source_override or self.state.source
@@ -490,12 +513,8 @@ class MainWindow(QMainWindow):
 
         # Optimistic: the gallery already shows the choice; it goes back on failure.
         def check():
-            from segcam.filters.backgrounds import make_background
-
-            provider = make_background(spec)
-            close = getattr(provider, "close", None)
-            if close is not None:
-                close()
+            # Loaded into the session's cache: the worker takes this very provider.
+            self.session.load_background(spec)
 
         self.session.apply_checked(
             "background",
@@ -551,13 +570,8 @@ class MainWindow(QMainWindow):
             self._rebuild_gallery()
             self._background_ok(path)
 
-        from segcam.filters.backgrounds import make_background
-
         def check():
-            provider = make_background(parse_background(path))
-            close = getattr(provider, "close", None)
-            if close is not None:
-                close()
+            self.session.load_background(parse_background(path))
 
         try:
             parse_background(path)
@@ -616,8 +630,6 @@ class MainWindow(QMainWindow):
         if not name or name == self.state.model:
             self._sync_model()
             return
-        from segcam.inference import make_segmenter
-
         threads, accelerator = self.state.threads, self.state.accelerator
         previous = self.state.model
         self.state.model = name  # shown at once; reverted if it does not load
@@ -641,7 +653,7 @@ class MainWindow(QMainWindow):
             )
 
         self.session.apply_checked(
-            "model", lambda: make_segmenter(name, threads, accelerator), ok, failed
+            "model", lambda: self.session.load_model(name, threads, accelerator), ok, failed
         )
 
     def set_mirror(self, on: bool) -> None:
@@ -880,6 +892,17 @@ class MainWindow(QMainWindow):
                 [("Use the landscape model", lambda: self._reset_model("landscape"))],
                 kind=kind,
             )
+        elif kind == "vcam":
+            self._sync_vcam()
+            self.banner.show_message(
+                msg,
+                "error",
+                [("Try again", lambda: self.set_vcam(True, self._vcam_at_start))],
+                kind=kind,
+            )
+        elif kind == "record":
+            self._sync_record()
+            self.banner.show_message(msg, "error", kind=kind)
         else:
             self.banner.show_message(msg, "error", [("Restart", self.session.retry)], kind=kind)
 
@@ -1001,6 +1024,45 @@ class MainWindow(QMainWindow):
         except (SegcamError, OSError) as e:
             self._sync_record()
             self.banner.show_message(f"Cannot record: {e}", "error", kind="record")
+
+    # -- virtual camera ----------------------------------------------------------------------
+
+    def set_vcam(self, on: bool, target: str | None = None) -> None:
+        """Turn the virtual camera on or off; ``target`` as ``--vcam`` takes it (a device,
+        ``pipewire``, ``auto``). The recording, the preview and the source go on."""
+        from segcam.gui.session import vcam_target
+
+        if on:
+            device, backend = vcam_target(target if target is not None else self._vcam_at_start)
+            self.session.set_vcam(True, device, backend)
+        else:
+            self.session.set_vcam(False)
+            self.banner.dismiss("vcam")
+        self._sync_vcam()
+
+    def _sync_vcam(self) -> None:
+        state = self.session.vcam_state
+        on = state != "off"
+        for w in (self.act_vcam, self.sidebar.vcam):
+            w.blockSignals(True)
+            w.setChecked(on)
+            w.blockSignals(False)
+        device = self.session.vcam_device
+        words = {
+            "off": "Off",
+            "starting": "starting…",
+            "waiting": f"waiting for an app ({device})",
+            "in-use": f"in use ({device})",
+            "on": f"on ({device})" if device else "on",
+        }
+        text = words.get(state, state)
+        self.sidebar.vcam_state.setText(text[:1].upper() + text[1:])
+
+    def _on_vcam_changed(self, state: str, device: str) -> None:
+        self._sync_vcam()
+        if state in ("waiting", "on"):
+            self.banner.dismiss("vcam")
+            self.statusBar().showMessage(f"Virtual camera: sending to {device}", 5000)
 
     def _sync_record(self) -> None:
         on = self.session.recording

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -114,7 +115,7 @@ class _KeepSliderKeys(QObject):
 
 
 class Sidebar(QScrollArea):
-    """Source, model, background gallery, mask and blending switches, capture buttons."""
+    """Source, virtual camera, model, background gallery, mask and blending switches."""
 
     def __init__(self, models: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -141,6 +142,21 @@ class Sidebar(QScrollArea):
         row.addWidget(self.source, 1)
         row.addWidget(self.rescan)
         lay.addLayout(row)
+        col.addWidget(box)
+
+        box, lay = _group("Virtual camera")
+        self.vcam = QCheckBox("Send to video apps")
+        self.vcam.setToolTip(
+            "A virtual webcam that Zoom, Meet, Teams or OBS can pick (Ctrl+Shift+V); "
+            "it runs beside the preview and a recording"
+        )
+        self.vcam_state = QLabel("Off")
+        self.vcam_state.setObjectName("vcamState")
+        self.vcam_state.setWordWrap(True)
+        # A long device name wraps rather than widening the window's minimum size.
+        self.vcam_state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        lay.addWidget(self.vcam)
+        lay.addWidget(self.vcam_state)
         col.addWidget(box)
 
         box, lay = _group("Model")
