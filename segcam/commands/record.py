@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 import time
 
 from segcam.capture import open_source
@@ -56,7 +57,6 @@ def run_record(args: argparse.Namespace) -> int:
         session.apply(settings)
         session.prepare()
         recorder = Recorder(output, mirror=args.mirror, overwrite=overwrite, inputs=inputs)
-        session.attach("recorder", recorder, info=session.stream_info(source), fatal=True)
     except BaseException:
         source.stop()
         session.close()
@@ -75,12 +75,24 @@ def run_record(args: argparse.Namespace) -> int:
     # A live job's total counts input frames, so the ones dropped use it up too;
     # --frames counts frames written.
     progress = Progress(total, counts_dropped=total is not None and total != args.frames)
-    with StopSignals(session.request_stop) as signals:
+    stopping = threading.Event()
+
+    def request_stop() -> None:
+        stopping.set()
+        session.request_stop()
+
+    # The signals are ours before the recorder starts: a stream connects there, and
+    # Ctrl+C or SIGTERM during that wait must end the run cleanly, not kill it.
+    with StopSignals(request_stop) as signals:
         try:
+            session.attach("recorder", recorder, info=session.stream_info(source), fatal=True)
             pipeline = session.open(source, max_frames=args.frames, max_duration=args.duration)
         except BaseException:
+            source.stop()
             session.close()
             raise
+        if stopping.is_set():  # a signal came while the stream connected
+            pipeline.request_stop()
         try:
             while not pipeline.wait(0.25):
                 progress.update(pipeline.stats.frames_out, pipeline.dropped)

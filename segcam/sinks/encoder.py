@@ -11,7 +11,8 @@ stream goes on, in one encode.
   channel count (the source may switch to another size mid-recording; the
   background may turn transparent), and queues it; a full queue drops the frame
   (counted in :attr:`Encoder.dropped`), so a slow encoder never stalls the preview
-  or the virtual camera. Encoding and muxing run on the encoder's own thread.
+  or the virtual camera; for a stream that is not live (a file job) it waits
+  instead. Encoding and muxing run on the encoder's own thread.
   While no output is attached, frames are not even copied.
 * H.264 (``libx264``, zerolatency, a keyframe a second) with its headers stored
   once (global header), which every container we write takes: fragmented MP4,
@@ -281,6 +282,7 @@ class Encoder:
         self.size = (w, h)
         self.fps = float(self.requested_fps or info.fps or 30.0)
         self.transparent = info.transparent
+        self._live = info.live
         rate = Fraction(self.fps).limit_denominator(1001)
         # The encoder is a stream of a "null" container: that gives it the codec
         # parameters (and headers) each output's stream is copied from.
@@ -352,8 +354,15 @@ class Encoder:
             self._want_key = False
             vf.pict_type = av.video.frame.PictureType.I
         try:
-            if not self._queue.offer(vf):
-                self.dropped += 1
+            if self._live:
+                if not self._queue.offer(vf):
+                    self.dropped += 1
+            else:
+                # A file job: never drop, wait for the encoder (bounded waits, so an
+                # encoder that failed meanwhile ends the wait).
+                while not self._queue.put(vf, timeout=0.5):
+                    if self.error is not None:
+                        return
         except Closed:
             pass
 
