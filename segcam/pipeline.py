@@ -285,7 +285,9 @@ class Pipeline:
         with self._settings_lock:
             new, self._pending = self._pending, None
         if new is not None:
+            t0 = time.perf_counter()
             self.processor.apply(new)
+            self.stats.add("apply", time.perf_counter() - t0)
 
     def _worker_loop(self) -> None:
         stats = self.stats
