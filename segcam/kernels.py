@@ -109,6 +109,25 @@ if numba is not None:
             _blend_row(fg[y], b, a3, out[y])
 
     @_kernel()
+    def _blend3_focal(fg, bg, a, far, t, out, upper, lower, w_upper, w_lower):  # pragma: no cover
+        # The focal blur's blend: the background row is first mixed toward the far
+        # (more blurred) level by the amount ``t``, both stretched from short rows on
+        # the fly, then the person goes on top; no full-size intermediate is written.
+        h, w = a.shape
+        a3 = np.empty(3 * w, np.uint8)
+        t3 = np.empty(3 * w, np.uint8)
+        tr = np.empty(w, np.uint8)
+        f = np.empty(3 * w, np.uint8)
+        b = np.empty(3 * w, np.uint8)
+        for y in range(h):
+            _mix_row(far[upper[y]], far[lower[y]], w_upper[y], w_lower[y], f)
+            _mix_row(t[upper[y]], t[lower[y]], w_upper[y], w_lower[y], tr)
+            _spread3(tr, t3)
+            _blend_row(f, bg[y], t3, b)
+            _spread3(a[y], a3)
+            _blend_row(fg[y], b, a3, out[y])
+
+    @_kernel()
     def _upsample2(src, dst):  # pragma: no cover - compiled
         # Centre-aligned bilinear at exactly twice the size has fixed weights:
         # output 2i is (src[i-1] + 3·src[i]) / 4 and 2i+1 is (3·src[i] + src[i+1]) / 4
@@ -252,6 +271,47 @@ def blend_stretched(
     row_map = _row_map(bg.shape[0], h)
     _blend3_stretched(
         _rows(fg, h), _rows(bg, bg.shape[0]), _rows(alpha, h), _rows(out, h), *row_map
+    )
+    return out
+
+
+def blend_focal(
+    fg: np.ndarray,
+    bg: np.ndarray,
+    alpha: np.ndarray,
+    far: np.ndarray,
+    amount: np.ndarray,
+    out: np.ndarray,
+) -> np.ndarray:
+    """The focal blur's blend, in one pass; returns ``out``.
+
+    ``out = blend(fg, blend(stretch_rows(far), bg, stretch_rows(amount)), alpha)``:
+    the background ``bg`` (full size) is mixed toward ``far`` by ``amount``
+    (255 = all ``far``), then the person ``fg`` is blended on top by ``alpha``.
+    ``far`` is ``(h, W, 3)`` and ``amount`` ``(h, W)`` uint8 at the frame's width
+    and ``h`` ≤ the frame's height rows (both smooth along the height), stretched
+    on the fly as in :func:`blend_stretched`. Bit-identical to the three-step
+    version; ``out`` may be ``fg`` or ``bg``.
+    """
+    h = alpha.shape[0]
+    if numba is None:
+        shape = (h, *far.shape[1:])
+        far_full = _stretch_rows_opencv(far, np.empty(shape, np.uint8))
+        t_full = _stretch_rows_opencv(amount, np.empty((h, amount.shape[1]), np.uint8))
+        mixed = _blend_opencv(far_full, bg, t_full, np.empty_like(bg))
+        return _blend_opencv(fg, mixed, alpha, out)
+    if far.shape[0] != amount.shape[0]:
+        raise ValueError("far and amount must have the same number of rows")
+    row_map = _row_map(far.shape[0], h)
+    n = far.shape[0]
+    _blend3_focal(
+        _rows(fg, h),
+        _rows(bg, h),
+        _rows(alpha, h),
+        _rows(far, n),
+        _rows(amount, n),
+        _rows(out, h),
+        *row_map,
     )
     return out
 
@@ -439,6 +499,14 @@ def warm_up() -> None:
     upsample(tiny[:, :, 0].copy(), np.empty((4, 4), np.uint8))
     stretch_rows(tiny, np.empty((3, 2, 3), np.uint8))
     blend_stretched(tiny, tiny, np.zeros((3, 2), np.uint8), np.empty((3, 2, 3), np.uint8))
+    blend_focal(
+        tiny,
+        tiny,
+        np.zeros((3, 2), np.uint8),
+        tiny,
+        np.zeros((2, 2), np.uint8),
+        np.empty((3, 2, 3), np.uint8),
+    )
     f = np.zeros((2, 2), np.float32)
     linear_apply(f, f, np.zeros((4, 4), np.uint8), np.empty((4, 4), np.uint8))
     m = np.zeros((2, 2), np.float32)

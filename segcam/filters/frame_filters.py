@@ -848,3 +848,8 @@ class LightWrap:
         cv2.multiply(a3, tmp, dst=tmp, scale=1.0 / 255.0)  # screen: t·(255 − out)/255
         cv2.add(o, tmp, dst=o)
         return out
+
+
+# The effects in modules of their own register with the same registry when the
+# frame filters are loaded (segcam.filters.base imports this module).
+from segcam.filters import focal, framing, lowlight  # noqa: E402, F401
