@@ -214,11 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="measure mask quality on images or frame sequences with ground-truth masks",
         description="Score a model + filter chain on every folder under DATA that holds "
-        "images/ and masks/ (matched by name): IoU (alpha > 127), boundary F (contours "
-        "within 0.8%% of the diagonal) and MAE for stills; IoU and dtSSD for frame "
-        "sequences (folders under video_gt/, or --sequence). --jitter turns each still "
-        "into a ~30-frame clip with sub-pixel shake, noise and exposure wobble and "
-        "reports the motion-compensated warp error (flicker).",
+        "images/ and masks/ (matched by name): IoU (alpha > 127), boundary F with 1-px "
+        "(BF1) and 2-px (BF2) contours matched within --bf-tolerance of the diagonal, and "
+        "MAE for stills; the same plus dtSSD for frame sequences (folders under video_gt/, "
+        "folders with a shifts.csv, or --sequence). A sequence's shifts.csv (frame,dx,dy: "
+        "known camera offsets) adds the motion-compensated warp error; an objects/ folder "
+        "(held objects) adds their mean alpha. --jitter turns each still into a ~30-frame "
+        "clip with sub-pixel shake, noise and exposure wobble and reports the warp error "
+        "(flicker). Composite clips for still cameras: python -m segcam.composites.",
     )
     ev.add_argument("data", metavar="DATA", help="a data folder, e.g. ../shared/data")
     ev.add_argument("--jitter", action="store_true", help="evaluate flicker on jittered stills")
@@ -235,6 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="also score this filter chain (repeatable), for ablations",
     )
     ev.add_argument("--limit", type=int, metavar="N", help="use the first N items of each set")
+    ev.add_argument(
+        "--bf-tolerance",
+        type=float,
+        metavar="SHARE",
+        default=0.008,
+        help="boundary F's matching distance as a share of the image diagonal "
+        "(default 0.008, DAVIS: 8 px at 600x800)",
+    )
     ev.add_argument("--json", action="store_true", help="print the results as JSON")
     add_model_options(ev)
 

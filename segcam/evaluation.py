@@ -65,20 +65,26 @@ class DataSet:
 def find_datasets(root: str | Path, sequence: bool | None = None) -> list[DataSet]:
     """Every folder at or below ``root`` (3 levels) holding ``images/`` and ``masks/``.
 
-    Folders under a ``video_gt`` folder (or with ``sequence=True``) are sequences.
+    Folders under a ``video_gt`` folder, folders with a ``shifts.csv`` (composite
+    clips, :mod:`segcam.composites`), or all of them with ``sequence=True``, are
+    sequences.
     """
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"evaluation data not found: {root}")
     found: list[DataSet] = []
-    for dirpath, dirnames, _ in os.walk(root):
+    for dirpath, dirnames, _ in os.walk(root, followlinks=True):  # depth-limited below
         depth = len(Path(dirpath).relative_to(root).parts)
         if depth > 3:
             dirnames[:] = []
             continue
         if "images" in dirnames and "masks" in dirnames:
             p = Path(dirpath)
-            is_seq = sequence if sequence is not None else "video_gt" in p.parts
+            is_seq = (
+                sequence
+                if sequence is not None
+                else "video_gt" in p.parts or (p / "shifts.csv").exists()
+            )
             found.append(DataSet(p.name, p, is_seq))
             dirnames[:] = []
     if not found:
@@ -118,6 +124,9 @@ class Scores:
     n: int = 0
     iou: float | None = None
     boundary_f: float | None = None
+    """boundary F with 1-px contours (:func:`~segcam.metrics.boundary_f`)"""
+    boundary_f2: float | None = None
+    """boundary F with 2-px contours (the morphological gradient)"""
     mae: float | None = None
     dtssd: float | None = None
     warp_error: float | None = None
@@ -132,38 +141,158 @@ def _alpha(processor: Processor, image: np.ndarray, seq: int) -> np.ndarray:
     return processor.process(Frame(seq, image, seq / 30.0)).alpha.copy()
 
 
-def eval_stills(processor: Processor, ds: DataSet, limit: int | None = None) -> Scores:
-    ious, bfs, maes, times = [], [], [], []
-    for i, (img_path, mask_path) in enumerate(ds.pairs()[:limit]):
+#: Boundary F's matching distance, as a share of the image diagonal (DAVIS: 0.8 %).
+BF_TOLERANCE = 0.008
+
+
+def eval_stills(
+    processor: Processor,
+    ds: DataSet,
+    limit: int | None = None,
+    *,
+    tolerance: float = BF_TOLERANCE,
+    step: Callable[[int, int], None] | None = None,
+) -> Scores:
+    """Every image on its own (state reset): IoU, boundary F (1 and 2 px), MAE."""
+    ious, bfs, bf2s, maes, times = [], [], [], [], []
+    pairs = ds.pairs()[:limit]
+    for i, (img_path, mask_path) in enumerate(pairs):
         image, gt = load_pair(img_path, mask_path)
         processor.reset()
         frame = processor.process(Frame(i, image, 0.0))
         a = frame.alpha
         ious.append(iou(a, gt))
-        bfs.append(boundary_f(a, gt))
+        bfs.append(boundary_f(a, gt, tolerance, width=1))
+        bf2s.append(boundary_f(a, gt, tolerance, width=2))
         maes.append(mae(a, gt))
         times.append(sum(frame.timings.get(k, 0.0) for k in ("segment", "mask_filters")))
+        if step:
+            step(i + 1, len(pairs))
     return Scores(
         ds.name,
         "stills",
         len(ious),
         _mean(ious),
         _mean(bfs),
+        _mean(bf2s),
         _mean(maes),
         ms_per_frame=1000 * _mean(times),
     )
 
 
-def eval_sequence(processor: Processor, ds: DataSet, limit: int | None = None) -> Scores:
+#: A frame pair whose ground truth changes by more than this mean |Δ| (on [0, 1]
+#: alpha) after undoing the known shift has a scene change (the person came or
+#: went): it is left out of the warp error, which measures flicker only.
+SCENE_CHANGE = 0.002
+
+
+def read_shifts(path: Path, n: int) -> list[tuple[float, float]]:
+    """``shifts.csv`` (``frame,dx,dy``: each frame's offset from frame 0, pixels).
+
+    Raises :class:`InputError` naming the file for a missing column, a value that is
+    not a number, or a frame of the sequence without a row."""
+    import csv
+
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from None
+    by_frame: dict[int, tuple[float, float]] = {}
+    for k, row in enumerate(rows, start=2):
+        try:
+            by_frame[int(row["frame"])] = (float(row["dx"]), float(row["dy"]))
+        except (KeyError, TypeError, ValueError):
+            raise InputError(
+                f"{path}, line {k}: expected the columns frame,dx,dy with numbers"
+            ) from None
+    missing = [t for t in range(n) if t not in by_frame]
+    if missing:
+        raise InputError(f"{path} has no row for frame {missing[0]} (frames count from 0)")
+    return [by_frame[t] for t in range(n)]
+
+
+def eval_sequence(
+    processor: Processor,
+    ds: DataSet,
+    limit: int | None = None,
+    *,
+    tolerance: float = BF_TOLERANCE,
+    step: Callable[[int, int], None] | None = None,
+) -> Scores:
+    """One stream, state carried over: IoU, boundary F (1 and 2 px), MAE, dtSSD.
+
+    IoU and boundary F are averaged over the frames that show a person; on frames
+    whose ground truth is empty (a period with nobody in view) they would be 0 for a
+    single stray pixel, so those frames report ``empty_false_person`` instead: the
+    mean share of the frame wrongly called person.
+
+    With a ``shifts.csv`` beside ``images/`` (known camera offsets per frame), also
+    the warp error: ``mean |a_t − shift(a_{t−1})|`` over frame pairs whose ground
+    truth does not change beyond the shift (see :data:`SCENE_CHANGE`). With an
+    ``objects/`` folder (held objects, drawn alone), also ``object_alpha``: the mean
+    alpha over object pixels (1 = solid, lower = a see-through ghost) and
+    ``object_flicker``, the mean |Δ alpha| there between frames.
+    """
     processor.reset()
-    preds, gts, ious = [], [], []
-    for i, (img_path, mask_path) in enumerate(ds.pairs()[:limit]):
+    pairs = ds.pairs()[:limit]
+    shifts_file = ds.root / "shifts.csv"
+    shifts = read_shifts(shifts_file, len(pairs)) if shifts_file.exists() else None
+    objects = ds.root / "objects"
+    preds, gts, ious, bfs, bf2s, maes, warps = [], [], [], [], [], [], []
+    empty_fp: list[float] = []
+    obj_alpha: list[float] = []
+    obj_flicker: list[float] = []
+    prev_obj = None
+    for i, (img_path, mask_path) in enumerate(pairs):
         image, gt = load_pair(img_path, mask_path)
         a = _alpha(processor, image, i)
+        if shifts is not None and preds:
+            (x0, y0), (x1, y1) = shifts[i - 1], shifts[i]
+            gt_moved = shift(gts[-1], x1 - x0, y1 - y0)
+            if float(np.mean(cv2.absdiff(gt, gt_moved))) / 255.0 <= SCENE_CHANGE:
+                aligned = shift(preds[-1], x1 - x0, y1 - y0)
+                warps.append(float(np.mean(cv2.absdiff(a, aligned))) / 255.0)
+        obj_path = objects / (img_path.stem + ".png")
+        if obj_path.exists():
+            obj = cv2.imread(str(obj_path), cv2.IMREAD_GRAYSCALE)
+            on = obj is not None and obj.shape == a.shape and np.count_nonzero(obj > 127) > 0
+            if on:
+                sel = obj > 127
+                obj_alpha.append(float(np.mean(a[sel])) / 255.0)
+                if prev_obj is not None:
+                    obj_flicker.append(float(np.mean(cv2.absdiff(a, prev_obj)[sel])) / 255.0)
+            prev_obj = a if on else None
         preds.append(a)
         gts.append(gt)
-        ious.append(iou(a, gt))
-    return Scores(ds.name, "sequence", len(ious), _mean(ious), dtssd=dtssd(preds, gts))
+        maes.append(mae(a, gt))
+        if np.any(gt > 127):
+            ious.append(iou(a, gt))
+            bfs.append(boundary_f(a, gt, tolerance, width=1))
+            bf2s.append(boundary_f(a, gt, tolerance, width=2))
+        else:
+            empty_fp.append(float(np.count_nonzero(a > 127)) / a.size)
+        if step:
+            step(i + 1, len(pairs))
+    extra = {}
+    if empty_fp:
+        extra["empty_frames"] = len(empty_fp)
+        extra["empty_false_person"] = _mean(empty_fp)
+    if obj_alpha:
+        extra["object_alpha"] = _mean(obj_alpha)
+        extra["object_flicker"] = _mean(obj_flicker)
+    return Scores(
+        ds.name,
+        "sequence",
+        len(preds),
+        _mean(ious),
+        _mean(bfs),
+        _mean(bf2s),
+        _mean(maes),
+        dtssd=dtssd(preds, gts) if len(preds) > 1 else None,
+        warp_error=_mean(warps) if shifts is not None else None,
+        extra=extra,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,26 +412,28 @@ def evaluate(
     *,
     jitter: bool = False,
     limit: int | None = None,
+    tolerance: float = BF_TOLERANCE,
     progress: Callable[[str], None] | None = None,
     step: Callable[[int, int], None] | None = None,
 ) -> list[tuple[Pipeline, Scores]]:
-    """Score every pipeline on every data set (stills, or jitter clips made from them).
+    """Score every pipeline on every data set (stills, sequences, or jitter clips).
 
-    ``progress(text)`` names each data set as it starts; ``step(done, total)`` counts
-    the images of a jitter data set (the slow part: a clip per image)."""
+    ``progress(text)`` names each data set (and pipeline) as it starts;
+    ``step(done, total)`` counts its images or frames (a bar per data set)."""
     processors = [p.processor() for p in pipelines]
     results = []
     for ds in datasets:
-        if progress:
-            progress(
-                f"{ds.name} ({'sequence' if ds.sequence else 'jitter' if jitter else 'stills'})"
-            )
+        kind = "sequence" if ds.sequence else "jitter" if jitter else "stills"
         if jitter and not ds.sequence:
+            if progress:
+                progress(f"{ds.name} ({kind})")
             results.extend(
                 zip(pipelines, eval_jitter(processors, ds, limit, step=step), strict=True)
             )
             continue
         for p, proc in zip(pipelines, processors, strict=True):
-            scores = eval_sequence(proc, ds, limit) if ds.sequence else eval_stills(proc, ds, limit)
-            results.append((p, scores))
+            if progress:
+                progress(f"{ds.name} ({kind}) with {p.label}")
+            run = eval_sequence if ds.sequence else eval_stills
+            results.append((p, run(proc, ds, limit, tolerance=tolerance, step=step)))
     return results

@@ -289,7 +289,11 @@ def test_default_chain_for_bgsub_has_no_neural_ensemble():
     args = argparse.Namespace(
         model="bgsub", threads=None, filters=None, background=None, config=None
     )
-    names = [f.name for f in pipeline_settings(args).filters]
-    assert "ensemble" not in names and "temporal" in names
+    from segcam.filters.chain import effective_filters
+
+    settings = pipeline_settings(args)
+    names = [f.name for f in effective_filters(settings.filters, settings.model)]
+    assert "ensemble" not in names and "crop" not in names and "temporal" in names
     args.model = "landscape"
-    assert "ensemble" in [f.name for f in pipeline_settings(args).filters]
+    settings = pipeline_settings(args)
+    assert "crop" in [f.name for f in effective_filters(settings.filters, settings.model)]

@@ -90,16 +90,17 @@ def test_the_ensemble_never_averages_the_main_model_with_itself(monkeypatch, mod
         return real(self, image)
 
     monkeypatch.setattr(Segmenter, "segment", counted)
-    proc = Processor(PipelineSettings(model=model, filters=parse_chain("default")))
+    chain = parse_chain("ensemble,temporal")
+    proc = Processor(PipelineSettings(model=model, filters=chain))
     rng = np.random.default_rng(0)
     for seq in range(3):
         proc.process(Frame(seq, rng.integers(0, 256, (144, 256, 3), dtype=np.uint8), seq / 30))
-    # --model general with the default chain: one general run a frame, not two.
+    # --model general with the ensemble: one general run a frame, not two.
     assert len(calls) == 3 * runs_per_frame
     assert "ensemble" in [s.name for s in proc.chain.specs] or runs_per_frame == 1
     # Switching the model on a running pipeline brings the ensemble back, or drops it.
     other = "landscape" if model == "general" else "general"
-    proc.apply(PipelineSettings(model=other, filters=parse_chain("default")))
+    proc.apply(PipelineSettings(model=other, filters=chain))
     calls.clear()
     proc.process(Frame(9, rng.integers(0, 256, (144, 256, 3), dtype=np.uint8), 0.3))
     assert len(calls) == 3 - runs_per_frame

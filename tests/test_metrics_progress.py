@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 
-from segcam.metrics import boundary_f, dtssd, iou, mae
+from segcam.metrics import boundary_f, boundary_radius, dtssd, iou, mae
 from segcam.progress import Progress
 
 
@@ -81,3 +82,22 @@ def test_step_bar_draws_one_finished_line_per_job():
     assert lines[-1] == ""  # every bar ended its line
     assert "3/3" in lines[0] and "100.0%" in lines[0] and "/s" in lines[0]
     assert "2/2" in lines[1] and "100.0%" in lines[1]
+
+
+def test_boundary_f_offers_1_and_2_pixel_contours():
+    gt = disc()
+    # 4 px off, tolerance 3 px: the 1-px contours miss each other; the 2-px bands
+    # (morphological gradient, one pixel either side of the edge) overlap in reach.
+    off = disc(r=64)
+    one, two = boundary_f(off, gt, width=1), boundary_f(off, gt, width=2)
+    assert one < 0.2
+    assert two > one + 0.3
+    assert boundary_f(gt, gt, width=2) == 1.0
+    with pytest.raises(ValueError, match="boundary width"):
+        boundary_f(gt, gt, width=3)
+
+
+def test_boundary_radius_states_the_tolerance_in_pixels():
+    assert boundary_radius((600, 800)) == 8  # 0.8 % of a 1000-px diagonal
+    assert boundary_radius((600, 800), 0.002) == 2
+    assert boundary_radius((10, 10), 0.008) == 1  # never below one pixel

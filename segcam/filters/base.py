@@ -161,7 +161,7 @@ def _fmt(v: Any) -> str:
 
 def _ensure_loaded() -> None:
     # Importing the filter modules registers them.
-    from segcam.filters import frame_filters, mask_filters  # noqa: F401
+    from segcam.filters import clean_plate, frame_filters, mask_filters  # noqa: F401
 
 
 def known_filters() -> dict[str, FilterInfo]:

@@ -21,28 +21,54 @@ from segcam.scratch import Scratch, reuse
     "ensemble",
     "mask",
     (
-        Param("model", "general", help="the second model, averaged with the main one"),
-        Param("weight", 0.5, 0.0, 1.0, "share of the second model in the average"),
+        Param("model", "general", help="the second model"),
+        Param("weight", 0.5, 0.0, 1.0, "share of the second model where it is used"),
+        Param(
+            "mode",
+            "mean",
+            help="mean: average everywhere; gated: use the second model only where the main "
+            "one is unsure; confidence: weight each model by its confidence; choose: per "
+            "pixel, the more confident model",
+            choices=("mean", "gated", "confidence", "choose"),
+        ),
+        Param("gate", 0.3, 0.01, 0.5, "gated: the main model is unsure where |p - 0.5| < gate"),
         Param("threads", 1, 1, 16, "LiteRT threads for the second model"),
     ),
-    "test-time ensemble: average the mask with a second model's mask of the same frame",
+    "test-time ensemble: fuse the mask with a second model's mask of the same frame",
 )
 class Ensemble:
-    """Runs a second model on the frame and averages its mask into the main one.
+    """Runs a second model on the frame and fuses its mask into the main one.
 
     MediaPipe's two selfie models make different mistakes (the landscape model
-    squeezes tall portraits, the general one squeezes wide frames), so their
-    average is more accurate than either; ``segcam eval`` shows the gain. The
-    second mask is resampled to the main mask's resolution.
+    squeezes tall portraits, the general one squeezes wide frames). How the two
+    masks meet is ``mode`` (``w`` = ``weight``, ``p`` main, ``q`` second, both
+    at the main mask's resolution):
+
+    * ``mean``: ``(1 − w)·p + w·q`` everywhere.
+    * ``gated``: the same mix, but only where the main model is unsure: the second
+      model's share falls linearly from ``w`` at ``p = 0.5`` to 0 at
+      ``|p − 0.5| = gate``, so a confident main mask is never changed.
+    * ``confidence``: each model weighted by its confidence ``|· − 0.5|`` (times
+      ``1 − w`` and ``w``), so where they disagree the surer one wins smoothly.
+    * ``choose``: per pixel, the mask of the more confident model.
+
+    Which mode the default chain uses was decided on ``validation/`` (see
+    :mod:`segcam.filters.chain`).
     """
 
-    def __init__(self, model: str = "general", weight: float = 0.5, threads: int = 1) -> None:
+    def __init__(
+        self,
+        model: str = "general",
+        weight: float = 0.5,
+        mode: str = "mean",
+        gate: float = 0.3,
+        threads: int = 1,
+    ) -> None:
         from segcam.inference.segmenter import Segmenter
 
-        self.weight = weight
+        self.weight, self.mode, self.gate = weight, mode, gate
         self.segmenter = Segmenter(model, threads=threads)
-        self._resized: np.ndarray | None = None
-        self._out: np.ndarray | None = None
+        self._s = Scratch()
 
     def reset(self) -> None:
         self.segmenter.reset()
@@ -50,15 +76,81 @@ class Ensemble:
     def __call__(self, mask: np.ndarray, frame: Frame) -> np.ndarray:
         other = self.segmenter.segment(frame.image)
         h, w = mask.shape
+        buf = self._s
         if other.shape != mask.shape:
-            resized = self._resized = reuse(self._resized, (h, w))
+            resized = buf("resized", (h, w), np.float32)
             shrink = other.shape[0] > h or other.shape[1] > w
             interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
             cv2.resize(other, (w, h), dst=resized, interpolation=interp)
             other = resized
-        out = self._out = reuse(self._out, (h, w))
-        cv2.addWeighted(mask, 1.0 - self.weight, other, self.weight, 0.0, dst=out)
+        out = buf("out", (h, w), np.float32)
+        if self.mode == "mean":
+            cv2.addWeighted(mask, 1.0 - self.weight, other, self.weight, 0.0, dst=out)
+            return out
+        cm = buf("cm", (h, w), np.float32)  # confidence of the main model
+        np.subtract(mask, 0.5, out=cm)
+        np.abs(cm, out=cm)
+        if self.mode == "gated":
+            # share of the second model: w·(1 − |p − 0.5| / gate), clipped at 0
+            cm *= -self.weight / self.gate
+            cm += self.weight
+            np.maximum(cm, 0.0, out=cm)
+            np.subtract(other, mask, out=out)
+            out *= cm
+            out += mask
+            return out
+        co = buf("co", (h, w), np.float32)  # confidence of the second model
+        np.subtract(other, 0.5, out=co)
+        np.abs(co, out=co)
+        if self.mode == "choose":
+            np.copyto(out, mask)
+            np.copyto(out, other, where=co > cm)
+            return out
+        cm *= 1.0 - self.weight
+        co *= self.weight
+        cm += 1e-3  # both unsure (p = q = 0.5): an even mix, not 0/0
+        co += 1e-3
+        np.multiply(mask, cm, out=out)
+        out += np.multiply(other, co, out=buf("t", (h, w), np.float32))
+        cm += co
+        out /= cm
         return out
+
+
+@register(
+    "crop",
+    "mask",
+    (
+        Param(
+            "model",
+            "general",
+            help="model for the crop: a model name, or auto (by the crop's aspect)",
+        ),
+        Param("max_area", 1.0, 0.05, 1.0, "run only when the crop covers at most this share"),
+        Param("margin", 0.06, 0.0, 1.0, "widen the person's box by this share of its size"),
+        Param("weight", 1.0, 0.0, 1.0, "share of the crop's mask inside the crop"),
+        Param("scale", 4, 1, 8, "merge on a grid of the frame at 1/scale (finer than the model's)"),
+        Param("threads", 1, 1, 16, "LiteRT threads for the crop's model"),
+    ),
+    "crop second pass: run the model again on a crop around a small person, merge finer",
+)
+class Crop:
+    """The model again on a crop around the person (:class:`~segcam.inference.crop.CropPass`).
+
+    Returns the mask on a grid finer than the model's (the frame at 1/``scale``),
+    the same grid every frame of a stream, whether the crop ran or not.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        from segcam.inference.crop import CropPass
+
+        self.crop = CropPass(**kwargs)
+
+    def reset(self) -> None:
+        self.crop.reset()
+
+    def __call__(self, mask: np.ndarray, frame: Frame) -> np.ndarray:
+        return self.crop(mask, frame.image)
 
 
 @register(
@@ -99,7 +191,8 @@ class Temporal:
         assert small is not None, "temporal needs the model-size image (frame.small)"
         h, w = mask.shape
         if small.shape[:2] != (h, w):
-            small = cv2.resize(small, (w, h), interpolation=cv2.INTER_AREA)
+            # A mask on another grid (after ``crop``): the frame's shared reduction.
+            small = frame.shrunk((w, h))
         g8 = self._g8 = reuse(self._g8, (h, w), np.uint8)
         cv2.cvtColor(small, cv2.COLOR_BGR2GRAY, dst=g8)
         gray = self._gray = reuse(self._gray, (h, w))
