@@ -308,6 +308,7 @@ def test_switching_the_source_keeps_the_sinks_and_the_model(clip, tmp_path, back
     sizes = {a.shape[:2] for *_, a in memory.frames}
     assert sizes == {(180, 320), (360, 640)}  # frames of both sources reached the sink
     assert session.loads["model"] == 1 and session.loads["background"] == 1
+    assert session.loads["filter:temporal"] == 1  # the same processor, not a rebuilt one
     assert session.close() is None
     assert len(cls.opened) == 1 and cls.opened[0].closed == 1  # the device stayed open
     frames = decoded(Path(out.target))  # one file across the switch, at its first size
