@@ -85,6 +85,23 @@ def test_gui_vcam_option_starts_with_it_on_and_recording_runs_beside_it(
     qtbot.waitUntil(lambda: new_frames(w) >= n + 5, timeout=WAIT)  # still sending new frames
 
 
+def test_the_state_says_waiting_for_an_app_then_in_use(
+    qtbot, open_window, fake_backend, monkeypatch
+):
+    """Where readers can be seen (v4l2loopback on Linux), the switch's state follows them."""
+    reading = {"now": False}
+    monkeypatch.setattr(gui_session, "reader_probe", lambda sink: lambda: reading["now"])
+    monkeypatch.setattr(gui_session, "VCAM_POLL_MS", 50)
+    w = open_window(*DEMO, "--vcam")
+    qtbot.waitUntil(lambda: w.session.vcam_state == "waiting", timeout=WAIT)
+    assert w.sidebar.vcam_state.text() == "Waiting for an app (/dev/video10)"
+    reading["now"] = True  # a call app opened the device
+    qtbot.waitUntil(lambda: w.session.vcam_state == "in-use", timeout=WAIT)
+    assert w.sidebar.vcam_state.text() == "In use (/dev/video10)"
+    reading["now"] = False
+    qtbot.waitUntil(lambda: w.session.vcam_state == "waiting", timeout=WAIT)
+
+
 def test_a_virtual_camera_that_cannot_open_says_why_in_the_banner(qtbot, open_window, monkeypatch):
     name, _ = register(fail_open="no loopback device found")
     monkeypatch.setattr(gui_session, "vcam_target", lambda value: (None, name))

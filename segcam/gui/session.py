@@ -79,6 +79,26 @@ def vcam_target(value: str | None) -> tuple[str | None, str | None]:
     return v, None
 
 
+def reader_probe(sink) -> Callable[[], bool] | None:
+    """A check "does an app read this virtual camera now?" (slow-ish: run it in a job),
+    or None where segcam cannot tell: only a v4l2loopback device on Linux shows its
+    readers (their open file descriptors, :func:`~segcam.sinks.vcam.device_readers`)."""
+    device = sink.device or ""
+    if not (
+        sink.backend == "v4l2loopback"
+        and sys.platform.startswith("linux")
+        and os.path.exists(device)
+    ):
+        return None
+
+    def probe() -> bool:
+        from segcam.sinks.vcam import device_readers
+
+        return bool(device_readers(device))
+
+    return probe
+
+
 def doctor_fix(backend: str | None) -> str:
     """What ``segcam doctor`` says about the virtual camera here: the failed checks
     and their fixes, as lines for the banner ("" when it finds nothing wrong)."""
@@ -133,6 +153,7 @@ class Session(QObject):
         self.vcam_device = ""
         self._vcam_want: tuple[str | None, str | None] | None = None
         self._vcam_job = None
+        self._reader_probe: Callable[[], bool] | None = None
         self._encoder: Encoder | None = None
         self._file: Output | None = None
         self._stream: Output | None = None
@@ -520,11 +541,8 @@ class Session(QObject):
                 return
             sink.paused = self.paused
             self.vcam_device = sink.device or ""
-            watchable = (
-                sink.backend == "v4l2loopback"
-                and sys.platform.startswith("linux")
-                and os.path.exists(self.vcam_device)
-            )
+            self._reader_probe = reader_probe(sink)
+            watchable = self._reader_probe is not None
             self._set_vcam_state("waiting" if watchable else "on", self.vcam_device)
             if watchable:
                 self._readers.start()
@@ -563,12 +581,10 @@ class Session(QObject):
     def _poll_readers(self) -> None:
         if self._reader_job is not None or self.vcam_state not in ("waiting", "in-use"):
             return
-        device = self.vcam_device
-
-        def work():
-            from segcam.sinks.vcam import device_readers
-
-            return bool(device_readers(device))
+        device, probe = self.vcam_device, self._reader_probe
+        if probe is None:
+            return
+        work = probe
 
         def done(reading: bool) -> None:
             self._reader_job = None

@@ -402,35 +402,6 @@ def _reason(err: BaseException) -> str:
     return one_line(err).rstrip(".")
 
 
-class VirtualCameraFeed:
-    """A :class:`~segcam.sinks.base.Sink` view of a running :class:`VirtualCameraSink`.
-
-    The device stays open across several pipeline runs (``segcam vcam --on-demand``
-    stops and restarts the pipeline as apps come and go, and the GUI switches inputs),
-    so this view forwards ``submit`` but leaves ``start`` and ``stop`` to the owner.
-    """
-
-    def __init__(self, sink: VirtualCameraSink) -> None:
-        self.sink = sink
-
-    @property
-    def error(self) -> BaseException | None:
-        return self.sink.error
-
-    @property
-    def dropped(self) -> int:
-        return self.sink.dropped
-
-    def start(self, info: StreamInfo) -> None:
-        pass
-
-    def submit(self, frame: Frame) -> None:
-        self.sink.submit(frame)
-
-    def stop(self) -> None:
-        pass
-
-
 def device_readers(
     device: str, *, proc_root: str = "/proc", exclude: Iterable[int] | None = None
 ) -> list[int]:
