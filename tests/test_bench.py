@@ -47,7 +47,9 @@ def test_bench_json_has_the_documented_keys(capsys) -> None:
     assert data["frame_ms"] > data["compose_ms"]
     assert data["ratio"] == pytest.approx(data["reference_ms"] / data["compose_ms"], rel=0.02)
     # The demo is a live source: it gets the live chain unless told otherwise.
-    assert data["filters"] == "temporal,smoothstep:lo=0.4:hi=0.8,refine:detail=2"
+    from segcam.filters.chain import LIVE_CHAIN
+
+    assert data["filters"] == LIVE_CHAIN
 
 
 def test_bench_on_a_file_with_an_image_background_and_human_output(clip: Path, capsys) -> None:

@@ -94,3 +94,12 @@ def test_eval_refuses_a_broken_shifts_file(clip, tmp_path, capsys):
     code, _, err = run_cli(["eval", str(tmp_path), "--limit", "3"], capsys)
     assert code != 0
     assert "shifts.csv" in err and "frame,dx,dy" in err
+
+
+def test_the_chain_passes_learn_background_to_the_clean_plate():
+    from segcam.filters.chain import MaskChain
+
+    chain = MaskChain(parse_chain("live,cleanplate"))
+    assert chain.learn_background()
+    assert chain.alpha_filters[-1]._relearn
+    assert not MaskChain(parse_chain("live")).learn_background()

@@ -619,4 +619,6 @@ def test_the_start_up_log_names_the_filter_chain(qtbot, open_window, caplog):
     with caplog.at_level(logging.INFO, logger="segcam.gui.main_window"):
         open_window(*DEMO)
     line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("showing"))
-    assert line.endswith("filters temporal,smoothstep:lo=0.4:hi=0.8,refine:detail=2")
+    from segcam.filters.chain import LIVE_CHAIN
+
+    assert line.endswith(f"filters {LIVE_CHAIN}")

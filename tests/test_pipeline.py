@@ -553,13 +553,13 @@ def test_start_up_description_names_the_chain_as_it_runs():
     from segcam.filters.base import parse_chain
     from segcam.pipeline import describe_run
 
-    default = parse_chain("default")
-    text = describe_run(PipelineSettings(model="landscape", filters=default))
+    chain = parse_chain("ensemble,temporal,smoothstep:lo=0.4:hi=0.8,refine")
+    text = describe_run(PipelineSettings(model="landscape", filters=chain))
     assert text.endswith(
         "model landscape, filters ensemble,temporal,smoothstep:lo=0.4:hi=0.8,refine"
     )
     # --model general: the ensemble would run general twice, so it is not run (or named).
-    text = describe_run(PipelineSettings(model="general", filters=default))
+    text = describe_run(PipelineSettings(model="general", filters=chain))
     assert text.endswith("model general, filters temporal,smoothstep:lo=0.4:hi=0.8,refine")
 
 

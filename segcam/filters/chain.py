@@ -130,6 +130,16 @@ class MaskChain:
         for f in (*self.mask_filters, self.upsampler, *self.alpha_filters):
             f.reset()
 
+    def learn_background(self) -> bool:
+        """Ask every filter with a learned background (``cleanplate``) to learn it again
+        (the GUI's "Learn background"); False when the chain has none. Any thread."""
+        found = False
+        for f in (*self.mask_filters, *self.alpha_filters):
+            if hasattr(f, "relearn"):
+                f.relearn()
+                found = True
+        return found
+
     def refine_mask(self, mask: np.ndarray, frame: Frame) -> np.ndarray:
         """Run the model-resolution filters only (float32 in [0, 1])."""
         for f in self.mask_filters:

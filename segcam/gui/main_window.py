@@ -334,6 +334,7 @@ class MainWindow(QMainWindow):
         cb.mirror.toggled.connect(self.act_mirror.setChecked)
         cb.pause.clicked.connect(self.act_pause.toggle)
         cb.snapshot.clicked.connect(self.snapshot)
+        self.sidebar.learn_bg.clicked.connect(self.learn_background)
         cb.record.toggled.connect(self.act_record.setChecked)
         cb.help.clicked.connect(self.toggle_help)
 
@@ -771,6 +772,16 @@ class MainWindow(QMainWindow):
         if old is not None and old_sink is not None:
             old_sink.release(old)
         self._sync_learning()
+
+    def learn_background(self) -> None:
+        """The "Learn background" button: the clean plate (``cleanplate``) learns the scene again."""
+        p = self.session.pipeline
+        chain = getattr(getattr(p, "processor", None), "chain", None) if p is not None else None
+        if chain is not None and chain.learn_background():
+            text, level = "Learning the background: step out of the frame for 1 s", "info"
+        else:
+            text, level = "Learn background needs the cleanplate filter (a still camera)", "info"
+        self.banner.show_message(text, level, kind="cleanplate")
 
     def _sync_learning(self) -> None:
         """While background subtraction learns the empty scene, say so over the video.

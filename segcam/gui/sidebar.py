@@ -207,6 +207,12 @@ class Sidebar(QScrollArea):
         col.addWidget(box, 1)  # the gallery takes the height the window has to spare
 
         box, lay = _group("Mask")
+        self.learn_bg = QPushButton("Learn background")
+        self.learn_bg.setToolTip(
+            "Clean-plate mode (the cleanplate filter, still cameras): learn the empty scene "
+            "again; step out of the frame for a second"
+        )
+        lay.addWidget(self.learn_bg)
         row = QHBoxLayout()
         row.addWidget(QLabel("Threshold"))
         self.threshold = QSlider(Qt.Orientation.Horizontal)
