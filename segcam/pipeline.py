@@ -231,7 +231,7 @@ class Pipeline:
             counts[_sink_key(sink)] = counts.get(_sink_key(sink), 0) + sink.dropped
         if self.attached is not None:
             for entry in self.attached.current:
-                counts[f"sink:{entry.name}"] = entry.sink.dropped
+                counts[entry.key] = entry.sink.dropped
         return counts
 
     # -- threads ------------------------------------------------------------------
@@ -348,8 +348,7 @@ class Pipeline:
             for entry in entries:
                 if entry.failed:
                     continue
-                sink = entry.sink
-                key = f"sink:{entry.name}"
+                sink, key = entry.sink, entry.key
                 t0 = time.perf_counter()
                 sink.submit(frame)
                 stats.add(key, time.perf_counter() - t0)

@@ -394,3 +394,74 @@ def test_a_processor_of_its_own_keeps_the_old_behaviour():
     """Outside a session (mask, eval) a processor has private caches: nothing is shared."""
     a, b = Processor(LIVE), Processor(LIVE)
     assert a.segmenter is not b.segmenter and a.caches is not b.caches
+
+
+def test_one_encode_feeds_a_file_and_a_udp_stream(clip, tmp_path):
+    """The picamera2 split: one H.264 encode, muxed into an MP4 and an MPEG-TS stream."""
+    import io
+    import socket
+    import threading
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(0.2)
+    port = rx.getsockname()[1]
+    received = bytearray()
+    done = threading.Event()
+
+    def receive() -> None:
+        while not done.is_set():
+            try:
+                received.extend(rx.recv(65536))
+            except TimeoutError:
+                continue
+
+    t = threading.Thread(target=receive, daemon=True)
+    t.start()
+    try:
+        session = Session(LIVE)
+        session.open(paced(VideoFileSource(str(clip), loop=True)))
+        encoder = Encoder()
+        session.attach("encoder", encoder)
+        from segcam.sinks.encoder import StreamOutput
+
+        stream = StreamOutput(f"udp://127.0.0.1:{port}")
+        encoder.add_output(stream)
+        file = FileOutput(str(tmp_path / "also.mp4"))
+        encoder.add_output(file)
+        wait_until(lambda: file.packets >= 20, "the file")
+        assert session.close() is None
+        wait_until(lambda: len(received) >= 188 * 50, "datagrams")
+    finally:
+        done.set()
+        t.join(5)
+        rx.close()
+    assert stream.error is None and file.error is None
+    with av.open(io.BytesIO(bytes(received)), format="mpegts") as c:
+        streamed = sum(1 for _ in c.decode(video=0))
+    assert streamed >= 15 and len(decoded(Path(file.target))) == file.packets
+    assert encoder.frames_encoded >= max(stream.packets, file.packets)  # encoded once
+
+
+class BrokenSink(MemorySink):
+    """Fails on its third frame, as a recorder on a full disk would."""
+
+    def submit(self, frame: Frame) -> None:
+        super().submit(frame)
+        if len(self.frames) == 3:
+            self.error = RuntimeError("disk full")
+
+
+def test_a_failing_sink_is_reported_and_the_others_go_on(clip):
+    failed = []
+    session = Session(LIVE, on_sink_error=lambda entry: failed.append(entry.name))
+    steady = MemorySink(keep_output=False)
+    source = VideoFileSource(str(clip), loop=True)
+    session.attach("steady", steady, info=session.stream_info(source))
+    session.attach("broken", BrokenSink(keep_output=False), info=session.stream_info(source))
+    pipeline = session.open(source, max_frames=40)
+    assert pipeline.wait(DEADLINE_S)
+    assert pipeline.error is None and failed == ["broken"]
+    assert [s for s, *_ in steady.frames] == list(range(40))
+    assert len(session.attached("broken").frames) == 3  # skipped after its failure
+    session.close()

@@ -12,7 +12,7 @@ gone out: :meth:`remove` waits for the worker to leave the frame it was on).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from segcam.sinks.base import Sink
 
@@ -32,6 +32,11 @@ class Attached:
     fatal: bool = False
     submitted: int = 0
     failed: bool = False
+    key: str = field(init=False)
+    """``sink:<name>``: its key in the run's stats (made once, not per frame)."""
+
+    def __post_init__(self) -> None:
+        self.key = f"sink:{self.name}"
 
 
 class AttachedSinks:
