@@ -111,11 +111,9 @@ def doctor_fix(backend: str | None) -> str:
         return ""
     lines = []
     for c in checks:
-        if (
-            c.ok
-            or not c.required
-            or ("camera" not in c.section.lower() and ("pipewire" not in c.section.lower()))
-        ):
+        section = c.section.lower()
+        about_vcam = "virtual camera" in section or "pipewire" in section
+        if c.ok or not c.required or not about_vcam:
             continue
         lines.append(c.title)
         lines += [f"  {f}" for f in c.fix[:3]]
