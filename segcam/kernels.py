@@ -113,16 +113,16 @@ if numba is not None:
         # The focal blur's blend: the background row is first mixed toward the far
         # (more blurred) level by the amount ``t``, both stretched from short rows on
         # the fly, then the person goes on top; no full-size intermediate is written.
+        # ``t`` comes spread over the three channels already (done once on the short
+        # rows), so both stretches are the same flat, vectorised row mix.
         h, w = a.shape
         a3 = np.empty(3 * w, np.uint8)
         t3 = np.empty(3 * w, np.uint8)
-        tr = np.empty(w, np.uint8)
         f = np.empty(3 * w, np.uint8)
         b = np.empty(3 * w, np.uint8)
         for y in range(h):
             _mix_row(far[upper[y]], far[lower[y]], w_upper[y], w_lower[y], f)
-            _mix_row(t[upper[y]], t[lower[y]], w_upper[y], w_lower[y], tr)
-            _spread3(tr, t3)
+            _mix_row(t[upper[y]], t[lower[y]], w_upper[y], w_lower[y], t3)
             _blend_row(f, bg[y], t3, b)
             _spread3(a[y], a3)
             _blend_row(fg[y], b, a3, out[y])
@@ -287,8 +287,8 @@ def blend_focal(
 
     ``out = blend(fg, blend(stretch_rows(far), bg, stretch_rows(amount)), alpha)``:
     the background ``bg`` (full size) is mixed toward ``far`` by ``amount``
-    (255 = all ``far``), then the person ``fg`` is blended on top by ``alpha``.
-    ``far`` is ``(h, W, 3)`` and ``amount`` ``(h, W)`` uint8 at the frame's width
+    (255 = all ``far``, per channel), then the person ``fg`` is blended on top by
+    ``alpha``. ``far`` and ``amount`` are ``(h, W, 3)`` uint8 at the frame's width
     and ``h`` ≤ the frame's height rows (both smooth along the height), stretched
     on the fly as in :func:`blend_stretched`. Bit-identical to the three-step
     version; ``out`` may be ``fg`` or ``bg``.
@@ -297,11 +297,14 @@ def blend_focal(
     if numba is None:
         shape = (h, *far.shape[1:])
         far_full = _stretch_rows_opencv(far, np.empty(shape, np.uint8))
-        t_full = _stretch_rows_opencv(amount, np.empty((h, amount.shape[1]), np.uint8))
-        mixed = _blend_opencv(far_full, bg, t_full, np.empty_like(bg))
+        t_full = _stretch_rows_opencv(amount, np.empty(shape, np.uint8))
+        mixed = cv2.add(
+            cv2.multiply(far_full, t_full, scale=1.0 / 255.0),
+            cv2.multiply(bg, cv2.bitwise_not(t_full), scale=1.0 / 255.0),
+        )
         return _blend_opencv(fg, mixed, alpha, out)
-    if far.shape[0] != amount.shape[0]:
-        raise ValueError("far and amount must have the same number of rows")
+    if far.shape != amount.shape:
+        raise ValueError("far and amount must have the same shape")
     row_map = _row_map(far.shape[0], h)
     n = far.shape[0]
     _blend3_focal(
@@ -499,14 +502,7 @@ def warm_up() -> None:
     upsample(tiny[:, :, 0].copy(), np.empty((4, 4), np.uint8))
     stretch_rows(tiny, np.empty((3, 2, 3), np.uint8))
     blend_stretched(tiny, tiny, np.zeros((3, 2), np.uint8), np.empty((3, 2, 3), np.uint8))
-    blend_focal(
-        tiny,
-        tiny,
-        np.zeros((3, 2), np.uint8),
-        tiny,
-        np.zeros((2, 2), np.uint8),
-        np.empty((3, 2, 3), np.uint8),
-    )
+    blend_focal(tiny, tiny, np.zeros((3, 2), np.uint8), tiny, tiny, np.empty((3, 2, 3), np.uint8))
     f = np.zeros((2, 2), np.float32)
     linear_apply(f, f, np.zeros((4, 4), np.uint8), np.empty((4, 4), np.uint8))
     m = np.zeros((2, 2), np.float32)

@@ -89,13 +89,34 @@ class FocalBlur:
         half = 0.5 * self.far * h / 720.0  # the first level's sigma, full-size pixels
         self.factor = int(max(1, min(8, half // _MIN_SMALL_SIGMA)))
         f = self.factor
-        self.small = (max(1, w // f), max(1, h // f))
-        self._sigmas = (max(0.5, half / f), max(0.5, 2.0 * half / f))
-        # distance (small px) -> ramp position t: t = d·gain − offset
+        self.small = sw, sh = (max(1, w // f), max(1, h // f))
+        # The second level has twice the sigma, so it is made at half the small size
+        # (a quarter of the cost) with the same sigma there, and enlarged.
+        self.smaller = (max(1, sw // 2), max(1, sh // 2))
+        self._sigma = max(0.5, half / f)
+        # distance (small px) -> 2t = d·gain − offset (the ramp runs over [0, 2])
         px = 720.0 / h * f  # 720p pixels per small pixel
         span = self.reach - self.start
-        self._t_gain = np.float32(px / span)
-        self._t_offset = np.float32(self.start / span)
+        self._t_gain = np.float32(2.0 * px / span)
+        self._t_offset = np.float32(2.0 * self.start / span)
+
+    def _level(self, bg_s: np.ndarray, a_s: np.ndarray, name: str) -> np.ndarray:
+        """A halo-free blur of ``bg_s`` (uint8, small) with the person ``a_s`` left out."""
+        buf = self._scratch
+        sh, sw = a_s.shape
+        a_dil = buf(name + ".a", (sh, sw))
+        cv2.dilate(a_s, self._kernel, dst=a_dil)
+        cv2.bitwise_not(a_dil, dst=a_dil)
+        wgt = buf(name + ".w", (sh, sw), np.float32)
+        # w = (255 − dilate(a)) / 255 + eps
+        np.multiply(a_dil, np.float32(1.0 / 255.0), out=wgt, dtype=np.float32)
+        wgt += np.float32(self._EPS)
+        num = buf(name + ".num", (sh, sw, 3), np.float32)
+        np.multiply(bg_s, wgt[:, :, None], out=num, dtype=np.float32)
+        cv2.GaussianBlur(num, (0, 0), self._sigma, dst=num)
+        cv2.GaussianBlur(wgt, (0, 0), self._sigma, dst=wgt)
+        np.divide(num, wgt[:, :, None], out=num)
+        return num
 
     def __call__(
         self, fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, out: np.ndarray
@@ -110,49 +131,36 @@ class FocalBlur:
         cv2.threshold(a_s, 127, 255, cv2.THRESH_BINARY_INV, dst=person)  # 0 on the person
         if cv2.countNonZero(person) == person.size:
             return blend(fg, bg, alpha, out)  # nobody to focus on
-        dist = buf("dist", (sh, sw), np.float32)
-        cv2.distanceTransform(person, cv2.DIST_L2, 3, dst=dist)
-        # t in [0, 1]; T = min(2t, 1) is the amount of the far level, u = max(2t − 1, 0)
-        # the share of the second (farther) blur level in it.
-        t = dist
-        t *= self._t_gain
-        t -= self._t_offset
-        np.clip(t, 0.0, 1.0, out=t)
+        # s = 2t; the amount of the far level is T = clamp(s, 0, 1) and the share of
+        # the second (farther) level in it u = clamp(s − 1, 0, 1).
+        s = buf("s", (sh, sw), np.float32)
+        cv2.distanceTransform(person, cv2.DIST_L2, 3, dst=s)
+        s *= self._t_gain
+        s -= self._t_offset
         amount = buf("amount", (sh, sw), np.float32)
-        np.multiply(t, np.float32(2.0 * 255.0), out=amount)
+        np.clip(s, 0.0, 1.0, out=amount)
         amount_s = buf("amount_s", (sh, sw))
-        cv2.convertScaleAbs(amount, dst=amount_s)  # saturates at 255
-        np.multiply(t, np.float32(2.0), out=t)
-        t -= np.float32(1.0)
-        np.maximum(t, np.float32(0.0), out=t)
-        u = t
-        # Halo-free weights: w = (255 − dilate(a)) / 255 + eps.
-        a_dil = buf("a_dil", (sh, sw))
-        cv2.dilate(a_s, self._kernel, dst=a_dil)
-        cv2.bitwise_not(a_dil, dst=a_dil)
-        wgt = buf("w", (sh, sw), np.float32)
-        np.multiply(a_dil, np.float32(1.0 / 255.0), out=wgt, dtype=np.float32)
-        wgt += np.float32(self._EPS)
-        small = self._pyramid.bind(bg).shrink((sw, sh))
-        num = buf("num", (sh, sw, 3), np.float32)
-        np.multiply(small, wgt[:, :, None], out=num, dtype=np.float32)
-        levels = []
-        for i, sig in enumerate(self._sigmas):
-            lv = buf(f"level{i}", (sh, sw, 3), np.float32)
-            den = buf(f"den{i}", (sh, sw), np.float32)
-            cv2.GaussianBlur(num, (0, 0), sig, dst=lv)
-            cv2.GaussianBlur(wgt, (0, 0), sig, dst=den)
-            np.divide(lv, den[:, :, None], out=lv)
-            levels.append(lv)
-        near, far = levels
-        far -= near
-        far *= u[:, :, None]
-        far += near  # the far level: L1 + u·(L2 − L1)
+        cv2.convertScaleAbs(amount, dst=amount_s, alpha=255.0)  # rounds (amount ≥ 0)
+        s -= np.float32(1.0)
+        u = np.clip(s, 0.0, 1.0, out=s)
+        v = buf("v", (sh, sw), np.float32)
+        np.subtract(np.float32(1.0), u, out=v)
+        # The two blur levels, halo-free; the second at half the small size.
+        pyramid = self._pyramid.bind(bg)
+        near = self._level(pyramid.shrink((sw, sh)), a_s, "near")
+        aw, ah = self.smaller
+        a_ss = shrink_area(a_s, (aw, ah), buf, "alpha2")
+        far_ss = self._level(pyramid.shrink((aw, ah)), a_ss, "far2")
+        far = buf("far", (sh, sw, 3), np.float32)
+        cv2.resize(far_ss, (sw, sh), dst=far, interpolation=cv2.INTER_LINEAR)
+        mixed = cv2.blendLinear(far, near, u, v, dst=far)  # L1 + u·(L2 − L1)
         far_s = buf("far_s", (sh, sw, 3))
-        cv2.convertScaleAbs(far, dst=far_s)
+        cv2.convertScaleAbs(mixed, dst=far_s)
         # Stretch the short images to the frame's width; the kernel stretches the rows.
         far_wide = buf("far_wide", (sh, w, 3))
         cv2.resize(far_s, (w, sh), dst=far_wide, interpolation=cv2.INTER_LINEAR)
         amount_wide = buf("amount_wide", (sh, w))
         cv2.resize(amount_s, (w, sh), dst=amount_wide, interpolation=cv2.INTER_LINEAR)
-        return blend_focal(fg, bg, alpha, far_wide, amount_wide, out)
+        amount3 = buf("amount3", (sh, w, 3))
+        cv2.cvtColor(amount_wide, cv2.COLOR_GRAY2BGR, dst=amount3)  # one amount per channel
+        return blend_focal(fg, bg, alpha, far_wide, amount3, out)

@@ -19,7 +19,9 @@ segcam already has:
 * **How it moves.** The *goal* changes only when the wanted window's centre is
   more than ``deadzone`` (a share of the window's size) from the goal, or its size
   differs by more than twice that share: small moves and mask noise do nothing,
-  so a person at rest gets a window that does not move at all. The window then
+  so a person at rest gets a window that does not move at all; and only when the
+  change lasts ``HOLD`` (0.1 s: 3 frames at 30 fps), so a mask region that
+  flickers in and out does not drag the window to and fro. The window then
   follows the goal as a critically damped spring (the exact solution of
   ``x'' = ω²(goal − x) − 2ω x'``, per frame with the frame's real time step),
   which reaches a step's 90 % in ``response`` seconds and never overshoots. With
@@ -58,6 +60,8 @@ MIN_FRAME_SHARE = 0.002
 HEAD_ASPECT = 1.3
 #: A row this much wider than the widest row above it is the shoulders.
 SHOULDER_JUMP = 1.6
+#: Seconds the wanted window must stay outside the dead zone before the goal moves.
+HOLD = 0.1
 #: Seconds without anyone before the window goes back to the whole frame.
 EMPTY_HOLD = 1.0
 #: A critically damped spring is at 90 % of a step after ω·t = 3.89.
@@ -189,6 +193,7 @@ class AutoFraming:
         self._last_pts: float | None = None
         self._clock = 0.0  # seconds of stream seen, from the frames' time steps
         self._empty_since: float | None = None
+        self._outside_since: float | None = None
         self.window = (0.0, 0.0, 0.0, 0.0)
 
     def wanted(self, alpha: np.ndarray) -> np.ndarray | None:
@@ -252,7 +257,15 @@ class AutoFraming:
             moved = max(abs(want[0] - goal[0]) / (size * w / h), abs(want[1] - goal[1]) / size)
             resized = abs(want[2] / size - 1.0)
             if moved > self.deadzone or resized > 2.0 * self.deadzone:
-                goal = want
+                # Only a change that lasts moves the goal: a mask region that flickers
+                # in and out every other frame must not drag the window back and forth.
+                if self._outside_since is None:
+                    self._outside_since = self._clock - dt
+                if self._clock - self._outside_since >= HOLD - 1e-9:
+                    goal = want
+                    self._outside_since = None
+            else:
+                self._outside_since = None
         self._goal = goal
         win = self._clamp(self._spring.step(goal, dt), w, h)
         height = win[2]
