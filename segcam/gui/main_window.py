@@ -774,7 +774,7 @@ class MainWindow(QMainWindow):
         self._sync_learning()
 
     def learn_background(self) -> None:
-        """The "Learn background" button: the clean plate (``cleanplate``) learns the scene again."""
+        """The "Learn background" button: the clean plate (``cleanplate``) learns the scene."""
         p = self.session.pipeline
         chain = getattr(getattr(p, "processor", None), "chain", None) if p is not None else None
         if chain is not None and chain.learn_background():
