@@ -8,9 +8,9 @@ segcam already has:
   of the frame) are noise and left out, the rest are framed *together*, so two
   people side by side both stay in the picture. ``target=box`` frames each
   region's whole bounding box; ``target=head`` (the default, for a webcam) frames
-  each region's head: the top of the region, down to where it either ends (its
-  height reaches 1.3x its widest row so far, a head's proportions) or suddenly
-  widens (the shoulders).
+  each region's head: from the top of the region down to the neck, the narrowest
+  row between the head's widest row and the shoulders (or, with no neck in
+  sight, 1.3 head widths down).
 * **Where the window wants to be.** Its height is the subject's height over
   ``size`` (the share of the window the subject fills), widened to fit the
   subject's width, between the whole frame and ``1/zoom`` of it; the window keeps
@@ -56,10 +56,12 @@ FIND_LINES = 180
 MIN_SHARE = 0.1
 #: ... nor one smaller than this share of the frame.
 MIN_FRAME_SHARE = 0.002
-#: A head is about this much taller than it is wide.
+#: A head is about this much taller than it is wide (used when no neck is found).
 HEAD_ASPECT = 1.3
-#: A row this much wider than the widest row above it is the shoulders.
-SHOULDER_JUMP = 1.6
+#: Below the head's widest row, a row this narrow (share of the widest) is the neck...
+NECK = 0.85
+#: ... and one this much wider than the neck's narrowest row the shoulders.
+SHOULDERS = 1.25
 #: Seconds the wanted window must stay outside the dead zone before the goal moves.
 HOLD = 0.1
 #: Seconds without anyone before the window goes back to the whole frame.
@@ -109,16 +111,29 @@ def _head(
     region = scratch("region", labels.shape)[:bh, :bw]
     cv2.compare(labels[y : y + bh, x : x + bw], k, cv2.CMP_EQ, dst=region)
     counts = np.count_nonzero(region, axis=1)
+    # Walk down from the top: the rows widen to the head's width, narrow to the neck,
+    # then widen again at the shoulders. The head ends at the neck's narrowest row;
+    # without a neck (hood, long hair, a turned head) it is HEAD_ASPECT widths tall.
     widest = 0
+    neck_row, neck = -1, 0
     rows = bh
     for r in range(bh):
         c = int(counts[r])
-        if r >= 3 and (
-            r >= HEAD_ASPECT * widest or (c > SHOULDER_JUMP * widest and r >= 0.6 * widest)
-        ):
-            rows = r
+        if neck_row < 0:
+            if c > widest:
+                widest = c
+            elif r >= 3 and c <= NECK * widest:
+                neck_row, neck = r, c
+            elif r >= 3 and r >= HEAD_ASPECT * widest:
+                rows = r  # no neck yet and already a head's height: call it there
+                break
+        elif c < neck:
+            neck_row, neck = r, c
+        elif c > SHOULDERS * neck or r > neck_row + 0.5 * widest:
+            rows = neck_row
             break
-        widest = max(widest, c)
+    else:
+        rows = neck_row if neck_row >= 0 else min(bh, max(1, round(HEAD_ASPECT * widest)))
     cols = np.flatnonzero(np.count_nonzero(region[:rows], axis=0))
     if cols.size == 0:
         return box
