@@ -376,6 +376,7 @@ def test_settings_changes_rebuild_only_what_changed(clip, tmp_path):
     delta = {k: after3.get(k, 0) - after2.get(k, 0) for k in after3}
     assert {k: v for k, v in delta.items() if v} == {"background": 1, "model": 1}
     assert proc.compositor._background is provider
+
     assert session.close() is None
 
 
@@ -388,6 +389,28 @@ def test_a_checked_model_is_handed_over_not_loaded_again(clip):
     applied(session, general)
     assert session.processor.segmenter is checked and session.loads["model"] == 2
     assert session.close() is None
+
+
+def test_temporal_keeps_its_history_when_its_own_parameters_change(clip):
+    """A new strength builds a new temporal filter, which takes over the old one's
+    history: smoothing goes on from the past instead of restarting."""
+    chain = "temporal:strength=0.6,smoothstep:lo=0.4:hi=0.8"
+    proc = Processor(PipelineSettings(filters=parse_chain(chain), background=LIVE.background))
+    source = VideoFileSource(str(clip), loop=True)
+    source.start()
+    try:
+        for _ in range(5):
+            proc.process(source.read())
+    finally:
+        source.stop()
+    old = proc.chain.instances[0]
+    kept = old._prev.copy()
+    stronger = chain.replace("strength=0.6", "strength=0.9")
+    proc.apply(PipelineSettings(filters=parse_chain(stronger), background=LIVE.background))
+    new = proc.chain.instances[0]
+    assert new is not old and new.w_still == pytest.approx(0.1)
+    assert new._prev is not None and np.array_equal(new._prev, kept)
+    assert new._prev_gray is old._prev_gray
 
 
 def test_a_processor_of_its_own_keeps_the_old_behaviour():

@@ -186,6 +186,12 @@ class Temporal:
         self._g8: np.ndarray | None = None
         self._out: np.ndarray | None = None
 
+    def adopt(self, old: Temporal) -> None:
+        """Carry ``old``'s history over, so a change of strength or motion does not
+        restart the smoothing (the worker thread, between frames; ``old`` is retired)."""
+        self._prev, self._prev_gray = old._prev, old._prev_gray
+        self._gray, self._g8, self._out = old._gray, old._g8, old._out
+
     def __call__(self, mask: np.ndarray, frame: Frame) -> np.ndarray:
         small = frame.small
         assert small is not None, "temporal needs the model-size image (frame.small)"
