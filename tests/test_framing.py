@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segcam.filters.base import make_spec
+from segcam.filters.base import make_spec, parse_chain
 from segcam.filters.framing import AutoFraming, person_boxes
 from segcam.frame import Frame
 from segcam.scratch import Scratch
@@ -149,3 +149,16 @@ def test_the_output_is_the_window_scaled_to_the_frame() -> None:
     for i in range(122, 122 + 120):
         res = f(out, out, empty, Frame(i, out, i / 30))
     assert res is out
+
+
+def test_the_windows_switches_put_framing_last_and_lowlight_first() -> None:
+    from segcam.gui.state import TOGGLES, set_filter
+
+    assert {("framing", "A"), ("focal", "F"), ("lowlight", "L")} <= {(n, k) for n, _, k in TOGGLES}
+    chain = parse_chain("live,colour")
+    chain = set_filter(chain, make_spec("framing"), "framing")
+    chain = set_filter(chain, make_spec("lightwrap"), "lightwrap")
+    chain = set_filter(chain, make_spec("lowlight"), "lowlight")
+    names = [s.name for s in chain]
+    assert names[-1] == "framing"  # it crops the finished picture
+    assert names.index("lowlight") < names.index("colour")

@@ -34,12 +34,27 @@ TOGGLES: tuple[tuple[str, str, str | None], ...] = (
     ("clone", "Seamless clone", "S"),
     ("harmonize", "Harmonize", "H"),
     ("lightwrap", "Light wrap", None),
+    ("lowlight", "Low light", "L"),
+    ("focal", "Focal blur", "F"),
+    ("framing", "Auto-framing", "A"),
 )
 
 _STAGE_ORDER = ("mask", "upsample", "alpha", "foreground", "blend", "post")
 # Within a stage, the order a chain built from scratch would have (the default
-# chain's order for the mask filters).
-_NAME_ORDER = ("ensemble", "temporal", "smoothstep", "morphology", "colour", "harmonize")
+# chain's order for the mask filters). Low light goes first among the foreground
+# filters (the others then match the brightened person); framing crops the finished
+# picture, so it is the last post filter.
+_NAME_ORDER = (
+    "ensemble",
+    "temporal",
+    "smoothstep",
+    "morphology",
+    "lowlight",
+    "colour",
+    "harmonize",
+    "lightwrap",
+    "framing",
+)
 
 THRESHOLD_RANGE = (0.05, 0.95)
 DEFAULT_HALF_WIDTH = 0.2
