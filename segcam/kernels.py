@@ -9,8 +9,9 @@ a 720p blend at under three frame copies instead of about ten.
 
 The other kernels fuse or specialise what OpenCV does in several generic passes:
 an exact 2x2 halving of BGR frames (:func:`halve`), an exact-2x bilinear upsample
-of alpha (:func:`upsample`), the guided filter's last step (:func:`linear_apply`)
-and the temporal filter's per-pixel update (:func:`temporal_blend`).
+of alpha (:func:`upsample`), the guided filter's last step (:func:`linear_apply`),
+the temporal filter's per-pixel update (:func:`temporal_blend`) and the focal
+blur's mix-and-blend (:func:`blend_focal`).
 
 Rounding is exact: ``v = fg·a + bg·(255 − a) + 128`` fits in 16 bits, and
 ``(v + (v >> 8)) >> 8`` equals ``round(v' / 255)`` for every ``v' = v − 128`` in
