@@ -85,7 +85,9 @@ def test_focal_blur_background_has_no_halo() -> None:
     alpha = np.zeros((H, W), np.uint8)
     cv2.circle(alpha, (640, 360), 180, 255, -1)
     frame[alpha > 0] = (0, 0, 255)
-    comp = Compositor(BackgroundSpec("blur", blur=12.0), parse_chain("focal:start=0:far=40"))
+    comp = Compositor(
+        BackgroundSpec("blur", blur=12.0), parse_chain("focal:start=0:reach=60:far=60")
+    )
     f = Frame(0, frame, 0.0)
     f.alpha = alpha
     comp.process(f)
@@ -96,7 +98,7 @@ def test_focal_blur_background_has_no_halo() -> None:
     around = (dist > 183) & (dist < 183 + 300)  # from the edge to far into the blur
     assert np.abs(out[around].astype(int) - 128).max() <= 3  # still grey
     # What a plain (not renormalised) blur of that size would have done there:
-    naive = cv2.GaussianBlur(frame, (0, 0), 40)
+    naive = cv2.GaussianBlur(frame, (0, 0), 60)
     assert (naive[around][:, 2].astype(int) - naive[around][:, 1]).max() > 40
 
 
