@@ -35,6 +35,7 @@ from segcam.compositor import Compositor
 from segcam.config import PipelineSettings
 from segcam.filters.base import FilterSpec
 from segcam.filters.chain import MaskChain
+from segcam.filters.lowlight import enhance_input
 from segcam.frame import Frame
 from segcam.inference.segmenter import Segmenter
 from segcam.scratch import Pyramid
@@ -152,6 +153,8 @@ class Processor:
     def process(self, frame: Frame) -> Frame:
         """Set ``small``, ``mask``, ``mask_seq``, ``alpha`` and ``output``; record timings."""
         t0 = time.perf_counter()
+        # Filters that improve the model's input (low light) act before it sees it.
+        enhance_input(self.compositor.filter_instances, frame)
         frame.pyramid = self._pyramid.bind(frame.image)
         frame.mask = self.segmenter.segment(frame.image)
         frame.small = self.segmenter.last_small.copy()

@@ -127,6 +127,24 @@ def test_the_hook_enhances_the_models_input_once() -> None:
     assert luma(out) > luma(dark) + 0.2
 
 
+def test_the_processor_feeds_the_model_the_enhanced_frame() -> None:
+    """With ``lowlight`` in the chain, the model sees the brightened frame (its
+    model-size input, ``frame.small``), and the output is brightened outside the
+    person too (a background made from the frame)."""
+    from segcam.processor import Processor
+
+    blur = BackgroundSpec("blur", blur=4.0)
+    dark = grey(30, 144, 256)
+
+    def run(chain: str) -> Frame:
+        proc = Processor(PipelineSettings(filters=parse_chain(chain), background=blur))
+        return proc.process(Frame(0, dark.copy(), 0.0))
+
+    plain, lit = run("temporal"), run("temporal,lowlight")
+    assert luma(lit.small) > luma(plain.small) + 0.2
+    assert luma(lit.output) > luma(plain.output) + 0.2
+
+
 # -- a user's ONNX model --------------------------------------------------------------
 
 
