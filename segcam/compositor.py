@@ -110,6 +110,8 @@ class Compositor:
                 blend_filter = f
             else:
                 post.append(f)
+        # A filter that moves pixels (auto-framing) goes last; sort is stable.
+        post.sort(key=lambda f: bool(getattr(f, "reframes", False)))
         self.foreground_filters, self.blend_filter, self.post_filters = (
             foreground,
             blend_filter,

@@ -162,3 +162,12 @@ def test_the_windows_switches_put_framing_last_and_lowlight_first() -> None:
     names = [s.name for s in chain]
     assert names[-1] == "framing"  # it crops the finished picture
     assert names.index("lowlight") < names.index("colour")
+
+
+def test_framing_runs_after_the_other_post_filters_whatever_the_order_given() -> None:
+    from segcam.compositor import Compositor
+    from segcam.config import BackgroundSpec
+
+    comp = Compositor(BackgroundSpec("colour", colour=(0, 0, 0)), parse_chain("framing,lightwrap"))
+    names = [type(f).__name__ for f in comp.post_filters]
+    assert names[-1] == "AutoFraming" and len(names) == 2

@@ -186,6 +186,10 @@ class AutoFraming:
     before rounding), for measurements and tests.
     """
 
+    #: It moves pixels, so it runs after every other post filter (whose work is
+    #: aligned with the frame's alpha), wherever it stands in ``--filters``.
+    reframes = True
+
     def __init__(
         self,
         target: str = "head",
