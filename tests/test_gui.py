@@ -557,6 +557,17 @@ def test_choosing_bgsub_says_it_is_learning_the_background(qtbot, open_window):
     assert w.session.pipeline.settings.model == "bgsub"
 
 
+def test_a_camera_move_under_the_clean_plate_is_explained_in_a_banner(qtbot, open_window):
+    w = open_window(*DEMO, "--filters", "temporal,cleanplate")
+    chain = w.session.pipeline.processor.chain
+    (plate,) = [f for f in chain.instances if hasattr(f, "moves")]
+    assert "camera-moved" not in w.banner.kinds()
+    plate.moves += 1  # what the plate counts when it sees the whole scene shift
+    qtbot.waitUntil(lambda: "camera-moved" in w.banner.kinds(), timeout=WAIT)
+    text = w.banner.message("camera-moved")
+    assert "the camera moved" in text and "Learn background" in text
+
+
 def test_help_lists_every_shortcut_including_ctrl_o(qtbot, open_window):
     from PySide6.QtWidgets import QLabel
 

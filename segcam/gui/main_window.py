@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
         self._startup_messages = [m for m in (messages or []) if m]
         self._before_blur: str | None = None
         self._frame_sink = None
+        self._moves_shown = 0  # camera moves the clean plate saw, already told
         self._cameras: list[CameraInfo] = []
         self._closing = False
         self._in_rate = RateMeter()
@@ -775,6 +776,7 @@ class MainWindow(QMainWindow):
         if old is not None and old_sink is not None:
             old_sink.release(old)
         self._sync_learning()
+        self._sync_camera_moved()
 
     def learn_background(self) -> None:
         """The "Learn background" button: the clean plate (``cleanplate``) learns the scene."""
@@ -785,6 +787,23 @@ class MainWindow(QMainWindow):
         else:
             text, level = "Learn background needs the cleanplate filter (a still camera)", "info"
         self.banner.show_message(text, level, kind="cleanplate")
+
+    def _sync_camera_moved(self) -> None:
+        """When the clean plate sees the camera move, say why the cut-out degrades.
+
+        The plate no longer fits a moved camera and is learned again; without a word
+        the user only sees a worse mask. Shown once per new move, as a warning.
+        """
+        p = self.session.pipeline
+        chain = getattr(getattr(p, "processor", None), "chain", None) if p is not None else None
+        moves = sum(int(getattr(f, "moves", 0) or 0) for f in getattr(chain, "instances", ()))
+        if moves <= self._moves_shown:
+            self._moves_shown = min(self._moves_shown, moves)  # a new plate starts at 0
+            return
+        from segcam.filters.clean_plate import camera_moved_hint
+
+        self._moves_shown = moves
+        self.banner.show_message(camera_moved_hint(moves), "warning", kind="camera-moved")
 
     def _sync_learning(self) -> None:
         """While background subtraction learns the empty scene, say so over the video.
