@@ -48,8 +48,10 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backend",
         metavar="NAME",
-        help="pyvirtualcam backend: v4l2loopback (Linux), obs (Windows, macOS), "
-        "unitycapture (Windows) or one registered by a plugin (default: try each)",
+        help="pyvirtualcam backend: v4l2loopback (Linux), pipewire (Linux: a PipeWire camera "
+        "for browsers, OBS and Flatpak apps; --device names the node, default segcam), obs "
+        "(Windows, macOS), unitycapture (Windows), one registered by a plugin, or auto (pick "
+        "what this desktop can show, and say which) (default: try each)",
     )
     p.add_argument("--frames", type=int, metavar="N", help="stop after N processed frames")
     p.add_argument(
@@ -102,8 +104,17 @@ def run(args: argparse.Namespace) -> int:
     source = open_input()
     size = resolution or source.size
     out_fps = fps or source.fps
+    try:
+        from segcam.sinks.auto import choose_backend
+
+        backend, picked = choose_backend(args.backend)
+    except BaseException:
+        source.stop()
+        raise
+    if picked:
+        print(f"segcam: {picked}", file=sys.stderr)
     sink = VirtualCameraSink(
-        device=args.device, backend=args.backend, size=size, fps=out_fps, mirror=args.mirror
+        device=args.device, backend=backend, size=size, fps=out_fps, mirror=args.mirror
     )
     try:
         info = StreamInfo(

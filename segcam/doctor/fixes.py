@@ -107,3 +107,30 @@ OBS_MACOS = (
     "install OBS Studio 30 or later, open it, click 'Start Virtual Camera' once and allow "
     "the camera extension in System Settings > Privacy & Security; then quit OBS",
 )
+
+
+# The PipeWire camera: (Debian/Ubuntu, Fedora, Arch) packages of each part.
+PIPEWIRE_PACKAGES: dict[str, tuple[str, str, str]] = {
+    "pipewire": ("pipewire", "pipewire", "pipewire"),
+    "wireplumber": ("wireplumber", "wireplumber", "wireplumber"),
+    "gst-tools": ("gstreamer1.0-tools", "gstreamer1", "gstreamer"),
+    "gst-pipewire": ("gstreamer1.0-pipewire", "pipewire-gstreamer", "gst-plugin-pipewire"),
+    "gst-base": ("gstreamer1.0-plugins-base", "gstreamer1-plugins-base", "gst-plugins-base"),
+    "pw-dump": ("pipewire-bin", "pipewire-utils", "pipewire"),
+}
+START_PIPEWIRE = "systemctl --user enable --now pipewire.socket pipewire.service"
+START_WIREPLUMBER = "systemctl --user enable --now wireplumber.service"
+
+
+def install_pipewire_parts(parts: list[str]) -> tuple[str, ...]:
+    """Install commands for the named parts (keys of :data:`PIPEWIRE_PACKAGES`)."""
+
+    def pkgs(i: int) -> str:
+        return " ".join(dict.fromkeys(PIPEWIRE_PACKAGES[p][i] for p in parts))
+
+    return (
+        "install:",
+        f"  Debian/Ubuntu: sudo apt install {pkgs(0)}",
+        f"  Fedora:        sudo dnf install {pkgs(1)}",
+        f"  Arch:          sudo pacman -S {pkgs(2)}",
+    )

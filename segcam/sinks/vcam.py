@@ -86,6 +86,9 @@ def available_backends() -> list[str]:
     """Names of the pyvirtualcam backends registered in this process."""
     from pyvirtualcam.camera import BACKENDS
 
+    from segcam.sinks.pipewire import register
+
+    register()  # segcam's own PipeWire camera (Linux)
     return sorted(BACKENDS)
 
 
@@ -170,6 +173,9 @@ class VirtualCameraSink:
         import pyvirtualcam
         from pyvirtualcam.camera import BACKENDS
 
+        from segcam.sinks.pipewire import register
+
+        register()  # the 'pipewire' backend (Linux): a PipeWire camera node
         w, h = self.requested_size or info.size
         w, h = w - w % 2, h - h % 2
         if w < 2 or h < 2:
