@@ -160,11 +160,25 @@ class BenchResult:
     model: str
     filters: str
     frames: int
+    masks_reused: int = 0
+    """Timed frames that skipped the model (the ``skip`` rule reused a still-valid mask)."""
 
     COMPOSE = ("segment", "mask_filters", "composite")
 
     def compose_ms(self, q: float = 50) -> float:
         return percentile_ms(self.segcam.total(self.COMPOSE), q)
+
+    def compose_mean_ms(self) -> float:
+        """The mean compose time: with skipping, what a frame costs on average (the
+        p50 is then the cost of a skipped or of a full frame, whichever is the more)."""
+        totals = self.segcam.total(self.COMPOSE)
+        return 1000.0 * float(np.mean(totals)) if totals else 0.0
+
+    def reference_mean_ms(self) -> float | None:
+        if self.reference is None:
+            return None
+        totals = self.reference.total(self.COMPOSE)
+        return 1000.0 * float(np.mean(totals)) if totals else 0.0
 
     def frame_ms(self, q: float = 50) -> float:
         return percentile_ms(self.segcam.total(("capture", *self.COMPOSE, "output")), q)
@@ -177,12 +191,17 @@ class BenchResult:
     def as_dict(self) -> dict:
         ref = self.reference_ms()
         compose = self.compose_ms()
+        mean, ref_mean = self.compose_mean_ms(), self.reference_mean_ms()
         return {
             "compose_ms": round(compose, 3),
             "compose_p95_ms": round(self.compose_ms(95), 3),
+            "compose_mean_ms": round(mean, 3),
             "frame_ms": round(self.frame_ms(), 3),
             "reference_ms": None if ref is None else round(ref, 3),
+            "reference_mean_ms": None if ref_mean is None else round(ref_mean, 3),
             "ratio": None if ref is None or compose <= 0 else round(ref / compose, 2),
+            "ratio_mean": None if ref_mean is None or mean <= 0 else round(ref_mean / mean, 2),
+            "masks_reused": self.masks_reused,
             "stages": {s: round(self.segcam.p(s, 50), 3) for s in self.segcam.times},
             "stages_p95": {s: round(self.segcam.p(s, 95), 3) for s in self.segcam.times},
             "reference_stages": (
@@ -238,6 +257,7 @@ def run_offline(
     )
     ours, theirs = StageTimes(), StageTimes() if reference else None
     sink = _CopySink()
+    reused = 0
     for start in range(0, len(images), block):
         seqs = range(start, min(start + block, len(images)))
         for seq in seqs:
@@ -248,6 +268,7 @@ def run_offline(
             t_out = time.perf_counter() - t0
             if seq < warmup:
                 continue
+            reused += frame.mask_seq != frame.seq
             ours.add("capture", capture_times[seq])
             for stage, seconds in frame.timings.items():
                 ours.add(stage, seconds)
@@ -269,6 +290,7 @@ def run_offline(
         model=settings.model,
         filters=chain_text(settings.filters),
         frames=max(0, len(images) - warmup),
+        masks_reused=reused,
     )
 
 
@@ -307,6 +329,8 @@ class LiveResult:
     compose_p95_ms: float
     compose_cpu_percent: float
     process_cpu_percent: float
+    masks_reused: int
+    """Frames out that skipped the model (their mask was proven still valid)."""
     rss_start_mb: float
     rss_end_mb: float
     seconds: float
@@ -337,6 +361,7 @@ class _Sample:
     frames_in: int
     frames_out: int
     drops: dict[str, int]
+    masks_reused: int
 
     @classmethod
     def take(cls, proc, pipeline) -> _Sample:
@@ -350,6 +375,7 @@ class _Sample:
             frames_in=pipeline.stats.frames_in,
             frames_out=frames_out,
             drops=pipeline.drops(),
+            masks_reused=pipeline.stats.masks_reused,
         )
 
 
@@ -404,6 +430,7 @@ def run_live(
         compose_p95_ms=percentile_ms(comp, 95),
         compose_cpu_percent=100.0 * (end.worker_cpu - start.worker_cpu) / seconds,
         process_cpu_percent=100.0 * (end.cpu - start.cpu) / seconds,
+        masks_reused=end.masks_reused - start.masks_reused,
         rss_start_mb=start.rss / 2**20,
         rss_end_mb=end.rss / 2**20,
         seconds=seconds,

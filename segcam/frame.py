@@ -37,8 +37,10 @@ class Frame:
             need the picture at model resolution use it instead of resizing again).
         mask: person probability at model resolution, float32 in [0, 1], as the
             model gave it (mask filters work on copies).
-        mask_seq: ``seq`` of the frame the mask was computed from (always equal to
-            ``seq``: every output is composited with its own mask).
+        mask_seq: ``seq`` of the frame the mask was computed from: ``seq`` itself, or,
+            where the chain's ``skip`` rule found the picture unchanged, an earlier
+            frame's whose mask is proven still valid for this one (at most a few
+            frames back, :mod:`segcam.inference.skip`).
         alpha: full-resolution uint8 alpha (255 = person).
         output: the composited image: BGR uint8, or BGRA uint8 for transparent output.
         timings: seconds spent per stage, e.g. ``{"segment": 0.0015}``.

@@ -6,9 +6,12 @@ Threads:
   :class:`~segcam.channels.LatestSlot` for live sources (stale frames are
   dropped and counted, latency stays near one frame) or a
   :class:`~segcam.channels.BoundedQueue` for files (nothing is dropped).
-* **worker** takes a frame, segments it, composites it *with its own mask*
-  (``frame.mask_seq == frame.seq`` always) and submits it to every sink. Sinks
-  that are slow run their own threads (see :mod:`segcam.sinks.base`).
+* **worker** takes a frame, segments it, composites it *with its own mask, or a
+  mask proven still valid for it* (``frame.mask_seq == frame.seq``, except where
+  the chain's ``skip`` rule reused the mask of an unchanged earlier frame, see
+  :mod:`segcam.inference.skip`; :attr:`Stats.masks_reused` counts those) and
+  submits it to every sink. Sinks that are slow run their own threads (see
+  :mod:`segcam.sinks.base`).
 
 The caller's thread only starts, watches and stops: :meth:`Pipeline.start`,
 :meth:`Pipeline.wait`, :meth:`Pipeline.stop`. Any error in a thread is kept
@@ -59,6 +62,8 @@ class Stats:
     last_pts: float = 0.0
     worker_cpu: float = 0.0
     """CPU seconds the worker thread spent processing frames (its own thread clock)."""
+    masks_reused: int = 0
+    """Frames whose model run was skipped: their mask was proven still valid (skip rule)."""
 
     def add(self, stage: str, seconds: float) -> None:
         d = self.times.get(stage)
@@ -312,6 +317,8 @@ class Pipeline:
                 cpu0 = time.thread_time()
                 self.processor.process(frame)
                 stats.worker_cpu += time.thread_time() - cpu0
+                if frame.mask_seq != frame.seq:
+                    stats.masks_reused += 1
                 for stage, seconds in frame.timings.items():
                     stats.add(stage, seconds)
                 for sink in self._started_sinks:

@@ -145,22 +145,51 @@ class Processor:
             )
         self.settings = settings
 
+    def _model_size(self) -> tuple[int, int]:
+        """(width, height) of the model input, what the skip rule compares frames at
+        (a stand-in segmenter without ``input_size``: the size of its last picture)."""
+        size = getattr(self.segmenter, "input_size", None)
+        if size is None:
+            h, w = self.segmenter.last_small.shape[:2]
+            size = (w, h)
+        return size
+
     def reset(self) -> None:
         """Forget per-stream state (call when the input switches to unrelated images)."""
         self.segmenter.reset()
         self.chain.reset()
 
     def process(self, frame: Frame) -> Frame:
-        """Set ``small``, ``mask``, ``mask_seq``, ``alpha`` and ``output``; record timings."""
+        """Set ``small``, ``mask``, ``mask_seq``, ``alpha`` and ``output``; record timings.
+
+        With a ``skip`` rule in the chain (:mod:`segcam.inference.skip`), a frame
+        that is proven unchanged since the last model run takes that run's model
+        mask instead of running the model passes: ``frame.mask_seq`` is then the
+        ``seq`` of the frame it was computed from. Every other filter runs on the
+        frame itself, so each output has its own frame's mask, or a mask proven
+        still valid for it.
+        """
         t0 = time.perf_counter()
         # Filters that improve the model's input (low light) act before it sees it.
         enhance_input(self.compositor.filter_instances, frame)
         frame.pyramid = self._pyramid.bind(frame.image)
-        frame.mask = self.segmenter.segment(frame.image)
-        frame.small = self.segmenter.last_small.copy()
-        frame.mask_seq = frame.seq
-        t1 = time.perf_counter()
-        frame.alpha = self.chain(frame)
+        chain, gate = self.chain, self.chain.gate
+        if gate is not None and gate.still(frame.image, self._model_size()):
+            frame.mask, model_mask = gate.masks()
+            frame.mask_seq = gate.key_seq
+            # The frame as the model would have seen it (the rule's thumbnail), for the
+            # filters that read the picture at model resolution.
+            frame.small = gate.thumbnail.copy()
+            t1 = time.perf_counter()
+        else:
+            frame.mask = self.segmenter.segment(frame.image)
+            frame.small = self.segmenter.last_small.copy()
+            frame.mask_seq = frame.seq
+            t1 = time.perf_counter()
+            model_mask = chain.model_mask(frame)
+            if gate is not None:
+                gate.keep(frame.seq, frame.mask, model_mask)
+        frame.alpha = chain.finish(model_mask, frame)
         t2 = time.perf_counter()
         self.compositor.process(frame)
         t3 = time.perf_counter()

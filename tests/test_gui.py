@@ -170,6 +170,22 @@ def test_sidebar_switches_reach_the_chain(qtbot, open_window):
     assert w.session.pipeline.processor.compositor.post_filters  # the filter really runs
 
 
+def test_the_skip_switch_turns_inference_skipping_off_and_on(qtbot, open_window):
+    """The live chain skips the model on unchanged frames; the Mask group's switch takes
+    the rule out of the chain the worker runs (and puts it back first), and the status
+    bar counts the skipped frames while it is on."""
+    w = open_window(*DEMO)
+    assert names(w.session.pipeline.settings)[0] == "skip"
+    assert w.sidebar.toggles["skip"].isChecked()
+    qtbot.waitUntil(lambda: "model skipped" in w.stats_label.text(), timeout=WAIT)
+    w.sidebar.toggles["skip"].setChecked(False)
+    wait_settings(qtbot, w, lambda s: "skip" not in names(s))
+    assert w.session.pipeline.processor.chain.gate is None  # no rule runs
+    w.sidebar.toggles["skip"].setChecked(True)
+    wait_settings(qtbot, w, lambda s: names(s)[:2] == ["skip", "crop"])
+    assert w.session.pipeline.processor.chain.gate is not None
+
+
 def test_threshold_slider_reaches_the_mask_filter(qtbot, open_window):
     w = open_window(*DEMO, "--filters", "temporal,smoothstep:lo=0.4:hi=0.8,refine")
     w.sidebar.threshold.setValue(70)

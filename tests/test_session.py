@@ -488,3 +488,106 @@ def test_a_failing_sink_is_reported_and_the_others_go_on(clip):
     assert [s for s, *_ in steady.frames] == list(range(40))
     assert len(session.attached("broken").frames) == 3  # skipped after its failure
     session.close()
+
+
+# -- inference skipping: a mask proven still valid, or the frame's own ----------------------
+
+SQUARE = 10  # a small "person": a red square on a still grey room
+
+
+def square_x(seq: int, step: int) -> int:
+    return 40 + step * seq
+
+
+class SquareSource(SeqSource):
+    """A still grey room with sensor noise and a red square that moves ``step`` px a frame
+    (0: it stays), or jumps 60 px every ``jump`` frames."""
+
+    def __init__(self, frames: int, step: int = 0, jump: int = 0) -> None:
+        super().__init__(frames)
+        self.step, self.jump = step, jump
+        self._rng = np.random.default_rng(1)
+
+    def x(self, seq: int) -> int:
+        return square_x(seq, self.step) + (60 * (seq // self.jump) if self.jump else 0)
+
+    def read(self) -> Frame | None:
+        if self.seq >= self.frames:
+            return None
+        img = np.full((H, W, 3), 128, np.int16)
+        img += self._rng.integers(-1, 2, img.shape, dtype=np.int16)  # sensor noise
+        img = img.astype(np.uint8)
+        x, y = self.x(self.seq), H // 2 - SQUARE // 2
+        img[y : y + SQUARE, x : x + SQUARE, 2] = 255
+        f = Frame(self.seq, img, self.seq / self.fps)
+        self.seq += 1
+        return f
+
+
+def square_at(output: np.ndarray) -> int | None:
+    """The left edge of what the output shows of the person (not the blue background)."""
+    row = output[H // 2, :, :3].astype(int)
+    xs = np.flatnonzero(np.abs(row - np.array(BLUE)).sum(axis=1) > 120)
+    return int(xs[0]) if len(xs) else None
+
+
+def run_squares(source: SquareSource, chain: str) -> list[tuple[int, int, np.ndarray]]:
+    """(seq, mask_seq, output) of every frame of ``source`` through a session whose
+    segmenter reads the person from the pixels, with the chain ``chain``."""
+    settings = PipelineSettings(
+        filters=parse_chain(chain), background=OWN_MASK.background, model="landscape"
+    )
+    session = Session(settings)
+    session.caches.segmenters.put(model_key(settings), PixelSegmenter())
+    memory = MemorySink()
+    session.attach("memory", memory, info=StreamInfo(size=(W, H), fps=30.0, live=False))
+    pipeline = session.open(source)
+    assert pipeline.wait(DEADLINE_S)
+    reused = pipeline.stats.masks_reused
+    assert session.close() is None
+    frames = [(s, m, out) for s, m, out, _ in memory.frames]
+    assert sum(s != m for s, m, _ in frames) == reused  # the count the status bar shows
+    return frames
+
+
+def wrong_place(frames, source: SquareSource) -> list[int]:
+    return [s for s, _, out in frames if square_at(out) != source.x(s)]
+
+
+def test_a_still_scene_skips_the_model_and_each_output_still_shows_its_own_frame():
+    """Between jumps of the square the room is still: the model's mask is reused (at most
+    5 frames in a row), and every output, reused or not, shows the square where that
+    frame has it; a jump is never covered by an old mask."""
+    source = SquareSource(48, jump=12)
+    frames = run_squares(source, "skip")
+    assert [s for s, *_ in frames] == list(range(48))
+    reused = [(s, m) for s, m, _ in frames if m != s]
+    assert len(reused) >= 30  # 48 frames, a model run at least every 6th and at each jump
+    assert all(0 < s - m <= 5 for s, m in reused)
+    assert all(s // 12 == m // 12 for s, m in reused)  # never across a jump
+    assert wrong_place(frames, SquareSource(48, jump=12)) == []
+
+
+def test_a_small_moving_object_never_gets_an_old_mask():
+    """A square of 10 px moving 2 px a frame changes the model's input too little for PSNR
+    to see (over 35 dB between frames); the rule's cell test sees it, so the model runs on
+    every frame. With the cell test made blind (motion=64) the stale masks show in the
+    output: this test would catch a rule that skips during motion."""
+    from segcam.inference.skip import SkipRule
+
+    src = SquareSource(3, step=2)
+    a, b = src.read(), src.read()
+    rule = SkipRule()
+    size = (W // 2, H // 2)
+    rule.still(a.image, size)
+    rule.keep(0, np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32))
+    assert not rule.still(b.image, size)
+    assert rule.last_psnr >= 35.0  # PSNR alone would have reused the mask
+
+    frames = run_squares(SquareSource(30, step=2), "skip")
+    assert [(s, m) for s, m, _ in frames if m != s] == []
+    assert wrong_place(frames, SquareSource(30, step=2)) == []
+
+    blind = run_squares(SquareSource(30, step=2), "skip:motion=64")
+    assert sum(s != m for s, m, _ in blind) >= 10
+    assert len(wrong_place(blind, SquareSource(30, step=2))) >= 10

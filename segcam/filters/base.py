@@ -19,8 +19,9 @@ Syntax of a chain (``--filters`` and the config file)::
 Filters are separated by commas and parameters follow the filter name after
 colons. A parameter may also follow as its own comma-separated item
 (``smoothstep:lo=0.3,hi=0.7``). ``none`` is the empty chain and ``default``
-the default chain. Unknown names, unknown parameters and out-of-range values
-raise :class:`~segcam.errors.ConfigError` listing what is valid.
+the default chain. ``-name`` drops a filter from the chain so far: ``live,-skip``
+is the live chain without inference skipping. Unknown names, unknown parameters
+and out-of-range values raise :class:`~segcam.errors.ConfigError` listing what is valid.
 
 Threading: a filter instance belongs to one worker thread and may keep state
 between frames (``reset()`` forgets it). Filters own their scratch buffers;
@@ -202,6 +203,15 @@ def parse_chain(text: str) -> tuple[FilterSpec, ...]:
     for raw in t.split(","):
         token = raw.strip()
         if not token:
+            continue
+        if token.startswith("-"):  # "live,-skip": the chain so far, less that filter
+            drop = token[1:].strip().lower()
+            if drop not in known_filters():
+                raise ConfigError(
+                    f"unknown filter {drop!r} in {token!r}: valid filters are "
+                    f"{', '.join(sorted(known_filters()))}"
+                )
+            items = [item for item in items if item[0] != drop]
             continue
         head = token.split(":", 1)[0]
         if "=" in head:  # "hi=0.7" continues the previous filter

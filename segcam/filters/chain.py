@@ -36,10 +36,15 @@ DEFAULT_CHAIN = "crop,temporal,smoothstep:lo=0.4:hi=0.8,refine"
 #: of its full-size passes, for about 0.004 less boundary F). The crop pass runs on
 #: every frame: it is what keeps a small or fast-moving person (the parkour clip) and
 #: full-body shots right, for one run of the general model (README "Speed").
-LIVE_CHAIN = "crop,temporal,smoothstep:lo=0.4:hi=0.8,refine:detail=2"
+LIVE_CHAIN = "skip,crop,temporal,smoothstep:lo=0.4:hi=0.8,refine:detail=2"
 
 #: Filters that run a neural model of their own (left out under ``--model bgsub``).
 NEURAL_SECOND_PASSES = ("ensemble", "crop")
+
+#: The inference-skipping rule (:mod:`segcam.inference.skip`): in the live chain, left
+#: out under ``bgsub`` (its background model must see every frame) and of file chains
+#: by default (a file is processed for quality, not for time).
+SKIP = "skip"
 
 #: Chain names ``--filters`` accepts, alone or inside a longer chain.
 NAMED_CHAINS = {"default": DEFAULT_CHAIN, "live": LIVE_CHAIN}
@@ -67,7 +72,8 @@ def effective_filters(specs: tuple[FilterSpec, ...], model: str | None) -> tuple
     average the model's mask with itself, the same mask at twice the cost. Under
     ``bgsub`` the neural second passes (:data:`NEURAL_SECOND_PASSES`) are left out.
     ``model`` None keeps every filter. (A ``crop`` pass with the main model is kept:
-    on a crop the same model sees the person at a higher resolution.)
+    on a crop the same model sees the person at a higher resolution.) ``skip`` is
+    left out under ``bgsub`` too.
     """
     if model is None:
         return specs
@@ -75,8 +81,9 @@ def effective_filters(specs: tuple[FilterSpec, ...], model: str | None) -> tuple
 
     if is_bgsub(model):
         # A neural second pass would put a network's mask back into the model-free
-        # one; bgsub users chose bgsub to avoid exactly that.
-        return tuple(s for s in specs if s.name not in NEURAL_SECOND_PASSES)
+        # one; bgsub users chose bgsub to avoid exactly that. Skipping would freeze
+        # bgsub's background model, which learns from every frame.
+        return tuple(s for s in specs if s.name not in (*NEURAL_SECOND_PASSES, SKIP))
     return tuple(
         s
         for s in specs
@@ -111,12 +118,18 @@ class MaskChain:
         self.alpha_filters: list[Any] = []
         self.instances: list[Any] = []
         """One instance per entry of :attr:`specs`, in order (the upsampler included)."""
+        self.gate: Any | None = None
+        """The ``skip`` rule (:class:`~segcam.inference.skip.SkipRule`), or None."""
         upsampler = None
         for spec in self.specs:
             f = spec.build() if build is None else build(spec)
             self.instances.append(f)
             stage = spec.info.stage
-            if stage == "mask":
+            if spec.name == SKIP:
+                self.gate = f.rule
+                # A new chain may have other model passes: the kept mask is not theirs.
+                self.gate.reset()
+            elif stage == "mask":
                 self.mask_filters.append(f)
             elif stage == "upsample":
                 upsampler = f
@@ -125,10 +138,18 @@ class MaskChain:
         if upsampler is None:
             upsampler = known_filters()["bilinear"].factory()
         self.upsampler = upsampler
+        # The model passes: the mask filters up to the last one that runs a model.
+        # A frame that reuses a mask (``gate``) skips them and starts after them.
+        names = [s.name for s in self.specs if s.info.stage == "mask" and s.name != SKIP]
+        last = max((i for i, n in enumerate(names) if n in NEURAL_SECOND_PASSES), default=-1)
+        self.model_passes = self.mask_filters[: last + 1]
+        self.after_model = self.mask_filters[last + 1 :]
 
     def reset(self) -> None:
         for f in (*self.mask_filters, self.upsampler, *self.alpha_filters):
             f.reset()
+        if self.gate is not None:
+            self.gate.reset()
 
     def learn_background(self) -> bool:
         """Ask every filter with a learned background (``cleanplate``) to learn it again
@@ -146,14 +167,29 @@ class MaskChain:
             mask = f(mask, frame)
         return mask
 
+    def model_mask(self, frame: Frame) -> np.ndarray:
+        """``frame.mask`` through the model passes (:attr:`model_passes`): what a
+        frame that reuses a mask takes instead of running them."""
+        assert frame.mask is not None
+        mask = frame.mask
+        for f in self.model_passes:
+            mask = f(mask, frame)
+        return mask
+
+    def finish(self, mask: np.ndarray, frame: Frame) -> np.ndarray:
+        """The rest of the chain from a :meth:`model_mask`: the filters after the model
+        passes, the upsampler, the alpha filters; returns the uint8 alpha (a buffer
+        owned by the last filter, valid until the next call)."""
+        for f in self.after_model:
+            mask = f(mask, frame)
+        alpha = self.upsampler(mask, frame)
+        for f in self.alpha_filters:
+            alpha = f(alpha, frame)
+        return alpha
+
     def __call__(self, frame: Frame) -> np.ndarray:
         """Full-resolution uint8 alpha for ``frame`` (its ``mask`` must be set).
 
         The result is a buffer owned by the last filter; valid until the next call.
         """
-        assert frame.mask is not None
-        mask = self.refine_mask(frame.mask, frame)
-        alpha = self.upsampler(mask, frame)
-        for f in self.alpha_filters:
-            alpha = f(alpha, frame)
-        return alpha
+        return self.finish(self.model_mask(frame), frame)

@@ -118,6 +118,34 @@ class Ensemble:
 
 
 @register(
+    "skip",
+    "mask",
+    (
+        Param("psnr", 35.0, 20.0, 80.0, "the frame counts as unchanged at this PSNR (dB) or more"),
+        Param("max_skips", 5, 1, 30, "the model runs at least once every max_skips + 1 frames"),
+        Param("motion", 6.0, 0.5, 64.0, "a part of the picture that changes this much is motion"),
+    ),
+    "skip the model on unchanged frames: reuse the last model mask while the picture is still",
+)
+class Skip:
+    """Inference skipping (:class:`~segcam.inference.skip.SkipRule`, whose docs give
+    the rule). Not a mask filter itself: :class:`~segcam.filters.chain.MaskChain`
+    takes it out of the chain and the processor asks it before running the model.
+    Called as a filter it changes nothing."""
+
+    def __init__(self, psnr: float = 35.0, max_skips: int = 5, motion: float = 6.0) -> None:
+        from segcam.inference.skip import SkipRule
+
+        self.rule = SkipRule(psnr=psnr, max_skips=max_skips, motion=motion)
+
+    def reset(self) -> None:
+        self.rule.reset()
+
+    def __call__(self, mask: np.ndarray, frame: Frame) -> np.ndarray:
+        return mask
+
+
+@register(
     "crop",
     "mask",
     (

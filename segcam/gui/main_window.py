@@ -861,6 +861,10 @@ class MainWindow(QMainWindow):
             seg = p.stats.median_ms("segment")
             if seg is not None:
                 parts.append(f"inference {seg:.1f} ms")
+            if p.stats.frames_out and self.state.filter_on("skip"):
+                # Frames whose model run was skipped: their mask was proven still valid.
+                share = 100 * p.stats.masks_reused / p.stats.frames_out
+                parts.append(f"model skipped {share:.0f}%")
             lat = sorted(self.view.latencies)
             if lat:
                 parts.append(f"latency {1000 * lat[len(lat) // 2]:.0f} ms")

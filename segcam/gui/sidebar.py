@@ -30,7 +30,7 @@ from segcam.gui.state import TOGGLES
 
 THUMB = QSize(112, 63)
 
-_MASK_FILTERS = ("temporal", "refine", "smoothstep")
+_MASK_FILTERS = ("skip", "temporal", "refine", "smoothstep")
 
 
 def _group(title: str) -> tuple[QGroupBox, QVBoxLayout]:

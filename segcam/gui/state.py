@@ -27,6 +27,7 @@ from segcam.filters.base import FilterSpec, chain_text, known_filters, make_spec
 
 #: The filters the sidebar has a switch for: (filter name, label, hotkey).
 TOGGLES: tuple[tuple[str, str, str | None], ...] = (
+    ("skip", "Skip unchanged frames", None),
     ("temporal", "Temporal smoothing", None),
     ("refine", "Edge refinement", None),
     ("smoothstep", "Smooth step", "M"),
@@ -44,8 +45,12 @@ _STAGE_ORDER = ("mask", "upsample", "alpha", "foreground", "blend", "post")
 # chain's order for the mask filters). Low light goes first among the foreground
 # filters (the others then match the brightened person); framing crops the finished
 # picture, so it is the last post filter.
+# The skip rule goes before every model pass (it decides whether they run), and the
+# model passes before the filters that smooth their mask.
 _NAME_ORDER = (
+    "skip",
     "ensemble",
+    "crop",
     "temporal",
     "smoothstep",
     "morphology",
