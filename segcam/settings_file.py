@@ -14,6 +14,9 @@ The desktop app also keeps its own state here (the CLI ignores these keys)::
     source = "auto"              # last input: a camera index or device, demo, a file
     mirror = true                # mirror the preview
     threshold = 0.6              # mask threshold slider (centre of the smoothstep)
+    lowlight_strength = 1.0      # the low-light control: lowlight's strength, 0..1
+    focal_far = 24.0             # the focal-blur control: focal's far, 2..100
+    framing_size = 0.0           # the auto-framing control: framing's size (0: its default)
     blur_strength = 12.0         # the gallery's blur entry, 1..100
     background_colour = "#00b140"  # the gallery's solid colour entry
     backgrounds = ["/home/me/beach.jpg"]  # images and videos added to the gallery
@@ -58,6 +61,9 @@ KEYS: dict[str, tuple[type, Any]] = {
     "source": (str, "auto"),
     "mirror": (bool, True),
     "threshold": (float, 0.6),
+    "lowlight_strength": (float, 1.0),
+    "focal_far": (float, 24.0),
+    "framing_size": (float, 0.0),
     "blur_strength": (float, 12.0),
     "background_colour": (str, "#00b140"),
     "backgrounds": (list, []),

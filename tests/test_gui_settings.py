@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 
@@ -219,3 +220,95 @@ def test_rate_meter_reads_the_rate_over_its_window_not_one_step():
     assert meter.rate() == 30.0  # one step alone would read 28 or 32 fps
     meter.add(5.0, 3)  # a new run: its count starts again
     assert meter.rate() is None
+
+
+def test_effect_controls_set_their_parameter_on_or_off_and_round_trip_exactly(tmp_path):
+    """The three effect controls: a value set while the effect is off is the one it
+    comes on with; while on, only that filter's spec changes; the saved values load
+    back as the same floats (slider steps are decimal literals, not ``n * 0.01``)."""
+    from segcam.config import PipelineSettings
+    from segcam.gui.state import EFFECTS
+
+    state = GuiState(filters=parse_chain("live"))
+    strength = EFFECTS["lowlight"].value(57)
+    assert strength == 0.57 != 57 * 0.01
+    state.set_effect("lowlight", strength)
+    assert state.filters == parse_chain("live")  # off: the chain is untouched
+    state.set_filter_on("lowlight", True)
+    spec = next(f for f in state.filters if f.name == "lowlight")
+    assert spec.kwargs()["strength"] == 0.57
+    state.set_filter_on("focal", True)
+    before = state.filters
+    state.set_effect("focal", 57.0)
+    changed = [(a, b) for a, b in zip(before, state.filters, strict=True) if a != b]
+    assert [(a.name, b.kwargs()["far"]) for a, b in changed] == [("focal", 57.0)]
+    state.set_effect("framing", EFFECTS["framing"].value(95))
+    state.set_filter_on("focal", False)  # its value is still kept
+    with pytest.raises(ConfigError):
+        state.set_effect("focal", 500.0)
+    assert state.effects["focal"] == 57.0
+
+    path = tmp_path / "config.toml"
+    settings_file.write({k: v for k, v in state.file_values().items() if v is not None}, path)
+    values = settings_file.load(path).values
+    assert (values["lowlight_strength"], values["focal_far"], values["framing_size"]) == (
+        0.57,
+        57.0,
+        0.95,
+    )
+    filters = parse_chain(values["filters"])
+    again = GuiState.from_settings(PipelineSettings(filters=filters), values)
+    assert again.effects == {"lowlight": 0.57, "focal": 57.0, "framing": 0.95}
+    again.set_filter_on("framing", True)
+    assert next(f for f in again.filters if f.name == "framing").kwargs()["size"] == 0.95
+
+
+def test_the_chain_wins_over_a_saved_effect_value_and_bad_values_are_refused():
+    from segcam.config import PipelineSettings
+
+    s = PipelineSettings(filters=parse_chain("live,lowlight:strength=0.4"))
+    state = GuiState.from_settings(s, {"lowlight_strength": 0.8, "focal_far": 60.0})
+    assert state.effects["lowlight"] == 0.4  # what runs is what the control shows
+    assert state.effects["focal"] == 60.0
+    assert state.effect_shown("framing") == 0.4  # size 0: the head's default
+    state.set_filter_on("framing", True)
+    state.filters = parse_chain("live,framing:target=box")
+    assert state.effect_shown("framing") == 0.7
+    with pytest.raises(ConfigError, match=r"invalid framing_size = 3: must be between 0 and 1"):
+        GuiState.from_settings(s, {"framing_size": 3.0})
+
+
+def test_a_control_change_keeps_framings_window_and_lowlights_fade():
+    """A control change rebuilds its filter with ``adopt(old)`` (segcam.processor): the
+    auto-framing window glides from where it was instead of jumping back to the whole
+    frame, and a new low-light strength fades in as switching does."""
+    from segcam.filters.framing import AutoFraming
+    from segcam.filters.lowlight import LowLight
+    from tests.test_framing import H, person, run
+    from tests.test_lowlight import grey
+
+    alpha = person(640.0)
+    old = AutoFraming(size=0.2)
+    settled = run(old, [alpha] * 90)[-1]
+    assert settled[3] < 0.9 * H  # zoomed in on the head
+    new = AutoFraming(size=0.3)
+    new.adopt(old)
+    windows = run(new, [alpha] * 90, start=90)
+    assert abs(windows[0][3] - settled[3]) < 0.02 * H  # no jump back to the whole frame
+    heights = [w[3] for w in windows]
+    assert heights[-1] < settled[3] - 0.1 * H  # then closer, for the larger size
+    assert all(b <= a + 1e-6 for a, b in itertools.pairwise(heights))
+
+    dark = grey(30)
+    light = LowLight(strength=1.0)
+    for i in range(10):
+        light.enhance(dark, pts=i / 30.0)
+    assert light.amount == pytest.approx(1.0)
+    weaker = LowLight(strength=0.5)
+    weaker.adopt(light)
+    amounts = []
+    for i in range(10, 30):
+        weaker.enhance(dark, pts=i / 30.0)
+        amounts.append(weaker.amount)
+    assert amounts[0] > 0.8 and amounts[-1] == pytest.approx(0.5)
+    assert all(b <= a for a, b in itertools.pairwise(amounts))

@@ -215,6 +215,16 @@ class AutoFraming:
         self._outside_since: float | None = None
         self.window = (0.0, 0.0, 0.0, 0.0)
 
+    def adopt(self, old: AutoFraming) -> None:
+        """Take over ``old``'s window, goal and clocks (the worker, between frames, when
+        only the parameters changed: the window's size control): the window then
+        glides to the new framing instead of jumping back to the whole frame and
+        zooming in again. ``old`` is retired."""
+        self._shape, self._goal, self._last_pts = old._shape, old._goal, old._last_pts
+        self._clock, self._empty_since = old._clock, old._empty_since
+        self._outside_since, self.window = old._outside_since, old.window
+        self._spring.x, self._spring.v = old._spring.x.copy(), old._spring.v.copy()
+
     def wanted(self, alpha: np.ndarray) -> np.ndarray | None:
         """The window ``(centre x, centre y, height)`` the people ask for; None if nobody."""
         h, w = alpha.shape

@@ -140,6 +140,14 @@ class LowLight:
         self._done_seq: int | None = None
         self._out: np.ndarray | None = None
 
+    def adopt(self, old: LowLight) -> None:
+        """Take over ``old``'s decision, fade and curve (the worker, between frames,
+        when only the parameters changed: the window's strength control), so a new
+        strength fades in over ``FADE`` like a switch does, and a scene inside the
+        hysteresis band keeps its state. ``old`` is retired."""
+        self.active, self.amount = old.active, old.amount
+        self.gamma, self._last_pts = old.gamma, old._last_pts
+
     def luminance(self, image: np.ndarray) -> float:
         """Mean BT.601 luma of ``image`` in [0, 1], from a small nearest-pixel copy."""
         h, w = image.shape[:2]

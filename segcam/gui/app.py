@@ -178,6 +178,9 @@ def apply_theme(app) -> None:
     disabled = QPalette.ColorGroup.Disabled
     for r in (role.WindowText, role.Text, role.ButtonText):
         pal.setColor(disabled, r, QColor("#7a7d83"))
+    # Fusion fills a slider's groove with the highlight colour: grey it out, so a slider
+    # whose effect is off (or the threshold without the smooth step) looks inactive.
+    pal.setColor(disabled, role.Highlight, QColor("#4e5259"))
     app.setPalette(pal)
     from segcam.resources import assets_dir
 

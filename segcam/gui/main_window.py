@@ -207,7 +207,8 @@ class MainWindow(QMainWindow):
         col.addWidget(self.controls)
         row.addWidget(left, 1)
         self.sidebar = Sidebar(self._models)
-        self.sidebar.setFixedWidth(330)
+        # 330 px, or wider where the fonts need it: the scroll area clips, never wraps.
+        self.sidebar.setFixedWidth(max(330, self.sidebar.needed_width()))
         row.addWidget(self.sidebar)
         self.setCentralWidget(central)
         self.help = HelpOverlay(HOTKEYS, self.view)
@@ -332,6 +333,8 @@ class MainWindow(QMainWindow):
         sb.blur.valueChanged.connect(self._blur_changed)
         sb.colour.clicked.connect(self.choose_colour)
         sb.threshold.valueChanged.connect(self._threshold_changed)
+        for name, row in sb.effects.items():
+            row.slider.valueChanged.connect(lambda v, n=name: self._effect_changed(n, v))
         for name, check in sb.toggles.items():
             check.toggled.connect(self.filter_actions[name].setChecked)
         cb = self.controls
@@ -400,6 +403,15 @@ class MainWindow(QMainWindow):
             w.blockSignals(False)
         sb.threshold_value.setText(f"{st.threshold:.2f}")
         sb.threshold.setEnabled(st.filter_on("smoothstep"))
+        for name, row in sb.effects.items():
+            shown = st.effect_shown(name)
+            # The state keeps the exact value (one from --filters may lie between two
+            # slider steps); the slider only shows the nearest step.
+            row.slider.blockSignals(True)
+            row.slider.setValue(row.control.position(shown))
+            row.slider.blockSignals(False)
+            row.show_value(shown)
+            row.set_enabled(st.filter_on(name))
         sb.blur_value.setText(f"{st.blur_strength:g}")
         sb.colour.setText(st.colour)
         sb.colour.setStyleSheet(
@@ -629,6 +641,20 @@ class MainWindow(QMainWindow):
     def _threshold_changed(self, value: int) -> None:
         self.state.set_threshold(value / 100.0)
         self.sidebar.threshold_value.setText(f"{self.state.threshold:.2f}")
+        self._settings_changed()
+
+    def _effect_changed(self, name: str, position: int) -> None:
+        """An effect's slider moved: set its filter's parameter (throttled like the
+        threshold: a drag posts at most one snapshot per 80 ms, each rebuilding only
+        that filter)."""
+        row = self.sidebar.effects[name]
+        value = row.control.value(position)
+        try:
+            self.state.set_effect(name, value)
+        except ConfigError as e:  # the slider's range lies inside the parameter's
+            log.warning("%s", e)
+            return
+        row.show_value(value)
         self._settings_changed()
 
     def set_model(self, name: str) -> None:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from segcam.gui.gallery import GalleryItem
-from segcam.gui.state import TOGGLES
+from segcam.gui.state import EFFECT_CONTROLS, EFFECTS, TOGGLES
 
 THUMB = QSize(112, 63)
 
@@ -114,8 +114,40 @@ class _KeepSliderKeys(QObject):
         return False
 
 
+class EffectRow:
+    """One effect's control under its switch: a label, a slider and the value it shows.
+
+    The slider's positions are :class:`~segcam.gui.state.EffectControl` steps; the
+    window maps them to the parameter and enables the row only while the effect is on.
+    """
+
+    def __init__(self, name: str, grid: QGridLayout, row: int) -> None:
+        control = EFFECTS[name]
+        self.control = control
+        self.label = QLabel(control.label)
+        # Indented under the switch it belongs to.
+        self.label.setContentsMargins(22, 0, 0, 0)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(control.position(control.lo), control.position(control.hi))
+        self.slider.setToolTip(control.tip)
+        self.label.setToolTip(control.tip)
+        self.value = QLabel()
+        self.value.setMinimumWidth(34)
+        grid.addWidget(self.label, row, 0)
+        grid.addWidget(self.slider, row, 1)
+        grid.addWidget(self.value, row, 2)
+
+    def show_value(self, value: float) -> None:
+        self.value.setText(f"{value:.{self.control.decimals}f}")
+
+    def set_enabled(self, on: bool) -> None:
+        for w in (self.label, self.slider, self.value):
+            w.setEnabled(on)
+
+
 class Sidebar(QScrollArea):
-    """Source, virtual camera, model, background gallery, mask and blending switches."""
+    """Source, virtual camera, model, background gallery, mask and blending switches, and
+    the effects with their controls."""
 
     def __init__(self, models: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -227,24 +259,41 @@ class Sidebar(QScrollArea):
         lay.addLayout(row)
         self.toggles: dict[str, QCheckBox] = {}
         blend_box, blend_lay = _group("Blending")
-        grids = {id(lay): QGridLayout(), id(blend_lay): QGridLayout()}
-        counts = {id(lay): 0, id(blend_lay): 0}
+        # Each effect: its switch on one line, its control under it.
+        effects_box, effects_lay = _group("Effects")
+        effects_grid = QGridLayout()
+        effects_grid.setColumnStretch(1, 1)
+        self.effects: dict[str, EffectRow] = {}
         for name, label, key in TOGGLES:
             check = QCheckBox(f"{label} [{key}]" if key else label)
             check.setToolTip(f"Filter '{name}'" + (f" (key {key})" if key else ""))
             self.toggles[name] = check
-            target = lay if name in _MASK_FILTERS else blend_lay
-            n = counts[id(target)]
-            grids[id(target)].addWidget(check, n // 2, n % 2)
-            counts[id(target)] = n + 1
-        lay.addLayout(grids[id(lay)])
-        blend_lay.addLayout(grids[id(blend_lay)])
+            if name in EFFECTS:
+                continue
+            # One switch a line: two side by side ("Skip unchanged frames", "Temporal
+            # smoothing") are wider than the sidebar, which clips rather than wraps.
+            (lay if name in _MASK_FILTERS else blend_lay).addWidget(check)
+        for i, control in enumerate(EFFECT_CONTROLS):
+            effects_grid.addWidget(self.toggles[control.filter], 2 * i, 0, 1, 3)
+            self.effects[control.filter] = EffectRow(control.filter, effects_grid, 2 * i + 1)
+        effects_lay.addLayout(effects_grid)
+        # The effects come right under the background, where someone coming from NVIDIA
+        # Broadcast looks for them and a window 800 px high still shows them; the
+        # mask and blending tweaks below may need scrolling.
+        col.insertWidget(col.indexOf(self.gallery.parentWidget()) + 1, effects_box)
         col.addWidget(box)
         col.addWidget(blend_box)
         self._keep_keys = _KeepSliderKeys(self)
-        for slider in (self.blur, self.threshold):
+        sliders = [self.blur, self.threshold, *(r.slider for r in self.effects.values())]
+        for slider in sliders:
             slider.installEventFilter(self._keep_keys)
         self.setWidget(inner)
+
+    def needed_width(self) -> int:
+        """The width at which no control is cut off, with room for the vertical scroll
+        bar (the horizontal one is off, so anything wider would be clipped)."""
+        inner = self.widget().minimumSizeHint().width()
+        return inner + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
 
 
 class ControlBar(QWidget):

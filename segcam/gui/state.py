@@ -11,6 +11,13 @@ its place in the chain (mask filters before the upsampler, colour before the
 blend, ...), with the parameters it had when it was switched off, if it was.
 The threshold slider is the centre of the smoothstep filter's ``[lo, hi]``
 ramp; moving it keeps the ramp's width.
+
+Each effect with a control (:data:`EFFECT_CONTROLS`: low light's strength, focal
+blur's ``far``, auto-framing's ``size``) edits one parameter of its filter. The
+value is kept here whether the effect is on or off, is saved under its own key in
+the config file (as the threshold is), and is the parameter the filter gets when it
+is switched on; while it is on, a change replaces only that filter's spec, so the
+worker rebuilds that filter alone.
 """
 
 from __future__ import annotations
@@ -60,6 +67,74 @@ _NAME_ORDER = (
     "lightwrap",
     "framing",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class EffectControl:
+    """The sidebar control of one effect: which filter parameter it sets, and how.
+
+    The slider moves in ``step`` units over ``[lo, hi]`` (a sub-range of the
+    parameter's own range); the value is ``position * step``, so every slider value
+    is the exact float that the config file and the ``--filters`` text write back.
+    """
+
+    filter: str  # the filter's registry name
+    param: str  # the parameter the control sets
+    key: str  # the config-file key that keeps the value while the effect is off
+    label: str  # the control's label in the sidebar
+    lo: float
+    hi: float
+    step: float
+    decimals: int  # how the value is shown
+    tip: str
+
+    def position(self, value: float) -> int:
+        """The slider position that shows ``value`` (clamped to the slider's range)."""
+        return round(min(max(value, self.lo), self.hi) / self.step)
+
+    def value(self, position: int) -> float:
+        """The parameter value at slider ``position``: ``position * step`` as the float
+        a decimal literal of it would parse to (``57 * 0.01`` is not ``0.57``)."""
+        return float(f"{position * self.step:.{self.decimals}f}")
+
+
+#: One control per effect, in the order the sidebar shows them.
+EFFECT_CONTROLS: tuple[EffectControl, ...] = (
+    EffectControl(
+        "lowlight",
+        "strength",
+        "lowlight_strength",
+        "Strength",
+        0.0,
+        1.0,
+        0.01,
+        2,
+        "How much of the low-light correction is applied (0 to 1)",
+    ),
+    EffectControl(
+        "focal",
+        "far",
+        "focal_far",
+        "Far blur",
+        2.0,
+        100.0,
+        1.0,
+        0,
+        "How strong the blur gets far from you: extra blur (sigma, pixels of a 720p frame)",
+    ),
+    EffectControl(
+        "framing",
+        "size",
+        "framing_size",
+        "Size",
+        0.1,
+        1.0,
+        0.01,
+        2,
+        "How much of the picture's height your head (or the whole person, target=box) fills",
+    ),
+)
+EFFECTS: dict[str, EffectControl] = {c.filter: c for c in EFFECT_CONTROLS}
 
 THRESHOLD_RANGE = (0.05, 0.95)
 DEFAULT_HALF_WIDTH = 0.2
@@ -139,6 +214,41 @@ def threshold_spec(centre: float, half_width: float = DEFAULT_HALF_WIDTH) -> Fil
     return make_spec("smoothstep", {"lo": lo, "hi": hi})
 
 
+def with_param(spec: FilterSpec, name: str, value: Any) -> FilterSpec:
+    """``spec`` with parameter ``name`` set to ``value`` (validated: :class:`ConfigError`
+    when out of range); its other parameters are kept."""
+    return make_spec(spec.name, {**spec.kwargs(), name: value})
+
+
+def _param_default(control: EffectControl) -> float:
+    return float(known_filters()[control.filter].param(control.param).default)
+
+
+def _effect_value(
+    control: EffectControl, filters: tuple[FilterSpec, ...], values: dict[str, Any]
+) -> float:
+    """The starting value of ``control``: the chain's parameter when the chain has its
+    filter (the command line or the file's ``filters`` named it: that is what runs),
+    else the config file's value, else the parameter's default.
+
+    Raises :class:`ConfigError` when the file's value is outside the parameter's range.
+    """
+    spec = next((f for f in filters if f.name == control.filter), None)
+    if spec is not None:
+        return float(spec.kwargs()[control.param])
+    if control.key not in values:
+        return _param_default(control)
+    value = float(values[control.key])
+    try:
+        with_param(make_spec(control.filter), control.param, value)
+    except ConfigError:
+        p = known_filters()[control.filter].param(control.param)
+        raise ConfigError(
+            f"invalid {control.key} = {value:g}: must be between {p.lo:g} and {p.hi:g}"
+        ) from None
+    return value
+
+
 def background_text(spec: BackgroundSpec) -> str:
     """The ``--background`` string for ``spec`` (what the config file stores)."""
     if spec.kind in ("image", "video"):
@@ -190,6 +300,11 @@ class GuiState:
     filters_named: bool = True
     #: Filters switched off in this session, with their parameters, to restore them.
     parked: dict[str, FilterSpec] = field(default_factory=dict)
+    #: Each effect control's value (filter name -> its parameter), on or off. Framing's
+    #: ``size`` may be 0: the filter's own default for its target (head 0.4, box 0.7).
+    effects: dict[str, float] = field(
+        default_factory=lambda: {c.filter: _param_default(c) for c in EFFECT_CONTROLS}
+    )
     #: The startup settings: what the window has no control for (threads, accelerator,
     #: ...) is carried over from here into every snapshot.
     base: PipelineSettings | None = None
@@ -239,6 +354,8 @@ class GuiState:
         if settings.background.kind == "colour":
             spec = settings.background
         state.colour = background_text(spec)
+        for control in EFFECT_CONTROLS:
+            state.effects[control.filter] = _effect_value(control, settings.filters, values)
         # Added backgrounds that have since been deleted are dropped, not an error.
         state.user_backgrounds = [
             p for p in dict.fromkeys(values.get("backgrounds", [])) if os.path.isfile(p)
@@ -259,6 +376,9 @@ class GuiState:
             spec = self.parked.pop(name, None) or make_spec(name)
             if name == "smoothstep":
                 spec = threshold_spec(self.threshold, self.half_width)
+            if name in EFFECTS:
+                # The control's value, which may have moved while the effect was off.
+                spec = with_param(spec, EFFECTS[name].param, self.effects[name])
             self.filters = set_filter(self.filters, spec, name)
         else:
             current = next(f for f in self.filters if f.name == name)
@@ -273,6 +393,34 @@ class GuiState:
             self.filters = set_filter(
                 self.filters, threshold_spec(self.threshold, self.half_width), "smoothstep"
             )
+
+    def set_effect(self, name: str, value: float) -> None:
+        """Set effect ``name``'s control to ``value``; its filter follows when it is on.
+
+        Only that filter's spec changes (in place in the chain), so the worker rebuilds
+        that filter alone. Raises :class:`ConfigError` for a value outside the
+        parameter's range (the state is then unchanged).
+        """
+        control = EFFECTS[name]
+        with_param(make_spec(name), control.param, value)  # validates: raises if out of range
+        self.effects[name] = value
+        if name in self.parked:
+            self.parked[name] = with_param(self.parked[name], control.param, value)
+        if self.filter_on(name):
+            self.filters_named = True
+            self.filters = tuple(
+                with_param(f, control.param, value) if f.name == name else f for f in self.filters
+            )
+
+    def effect_shown(self, name: str) -> float:
+        """The value effect ``name``'s control shows: its parameter, or for framing's
+        ``size = 0`` the size the filter then uses (0.4 for the head, 0.7 for a box)."""
+        value = self.effects[name]
+        if name == "framing" and value <= 0.0:
+            spec = next((f for f in self.filters if f.name == name), None) or self.parked.get(name)
+            target = spec.kwargs()["target"] if spec is not None else "head"
+            return 0.4 if target == "head" else 0.7
+        return value
 
     # -- outputs ----------------------------------------------------------------------
 
@@ -311,6 +459,8 @@ class GuiState:
             "source": self.source,
             "mirror": self.mirror,
             "threshold": round(self.threshold, 3),
+            # Not rounded: the value the filter runs with comes back after a restart.
+            **{c.key: float(self.effects[c.filter]) for c in EFFECT_CONTROLS},
             "blur_strength": float(self.blur_strength),
             "background_colour": self.colour,
             "backgrounds": list(self.user_backgrounds),
