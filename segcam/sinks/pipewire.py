@@ -403,10 +403,12 @@ class PipeWireCamera:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        if self._reader is not None:
-            self._reader.join(2.0)
-            self._reader = None
-        if proc.stderr is not None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.join(2.0)  # the child is gone, so its stderr ends
+        # Closing under a reader still blocked in readline (interpreter shutdown freezes
+        # daemon threads) would deadlock on the file's lock; the OS closes it then.
+        if proc.stderr is not None and (reader is None or not reader.is_alive()):
             proc.stderr.close()
 
     def _last_error(self, prefix: str) -> str:
