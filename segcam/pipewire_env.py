@@ -172,6 +172,22 @@ def nodes(objects: list[dict]) -> list[Node]:
     return found
 
 
+def readers(objects: list[dict], node_name: str) -> int:
+    """How many links in a :func:`dump` take the output of the node named ``node_name``
+    (each is an application reading the camera); links in an error state don't count."""
+    ids = {n.id for n in nodes(objects) if n.name == node_name}
+    count = 0
+    for o in objects:
+        if not str(o.get("type", "")).endswith(":Link"):
+            continue
+        info = o.get("info") or {}
+        if not isinstance(info, dict):
+            continue
+        if info.get("output-node-id") in ids and str(info.get("state", "")) != "error":
+            count += 1
+    return count
+
+
 def session_manager(objects: list[dict] | None) -> str | None:
     """Name of the session manager connected to this PipeWire (WirePlumber or the older
     pipewire-media-session), from a :func:`dump`; None if none is connected."""

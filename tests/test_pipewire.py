@@ -352,3 +352,21 @@ def test_invalid_camera_name_is_refused(session_env, capsys):
         ["vcam", "--backend", "pipewire", "--device", "a/b", "--input", "demo"], capsys
     )
     assert code == 2 and "invalid camera name" in err and len(err.strip().splitlines()) == 1
+
+
+def test_on_demand_processes_only_while_an_app_reads_the_node(session, tmp_path):
+    """--on-demand with the PipeWire camera: a link from the node is a reader."""
+    vcam = start_vcam(session, tmp_path, "--backend", "pipewire", "--on-demand")
+    try:
+        wait_for(lambda: "paused" in vcam.log(), READY_S, "the idle camera to pause")
+        got = consume(session.env, "segcam", 90, tmp_path / "reader")
+        assert got.returncode == 0, got.log[-2000:]
+        assert "resuming" in vcam.log()
+        assert_green_around_person(got.frames[-1])  # processed frames, not the idle card
+        # The reader left: after the grace period the input is released again.
+        wait_for(lambda: vcam.log().count("paused") >= 2, READY_S, "the camera to pause again")
+        vcam.signal(signal.SIGINT)
+        code = vcam.popen.wait(EXIT_S)
+    finally:
+        vcam.stop()
+    assert code == 0, vcam.log()

@@ -134,7 +134,11 @@ def run(args: argparse.Namespace) -> int:
     )
     print("segcam: press Ctrl+C to stop", file=sys.stderr)
     watch = None
-    if on_demand:
+    if on_demand and sink.backend == "pipewire":
+        from segcam.sinks.pipewire import PipeWireReaderWatch
+
+        watch = PipeWireReaderWatch(sink.device or "segcam", grace=READER_GRACE_S)
+    elif on_demand:
         watch = ReaderWatch(sink.device or "", proc_root=PROC_ROOT, grace=READER_GRACE_S)
     stop = threading.Event()
 

@@ -420,6 +420,37 @@ class PipeWireCamera:
         return ""
 
 
+class PipeWireReaderWatch:
+    """Whether any application reads the PipeWire camera node, with a grace period.
+
+    The PipeWire counterpart of :class:`segcam.sinks.vcam.ReaderWatch` (which looks
+    for processes holding a loopback device open): a reader here is a link from the
+    node in the graph (``pw-dump``). The graph is read at most every ``interval``
+    seconds, since ``pw-dump`` is a process of its own. Called from the command's
+    main thread only.
+    """
+
+    def __init__(self, node_name: str, *, grace: float = 2.0, interval: float = 1.0) -> None:
+        self.node_name = node_name
+        self.grace = grace
+        self.interval = interval
+        self._last_seen: float | None = None
+        self._checked = -float("inf")
+        self._reading = False
+
+    def active(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked >= self.interval:
+            self._checked = now
+            objects = pipewire_env.dump()
+            # A graph that cannot be read counts as read: never pause on a blind guess.
+            self._reading = objects is None or pipewire_env.readers(objects, self.node_name) > 0
+        if self._reading:
+            self._last_seen = now
+            return True
+        return self._last_seen is not None and now - self._last_seen < self.grace
+
+
 def _write_all(fd: int, data: memoryview, timeout: float) -> str | None:
     """Write all of ``data`` to the pipe ``fd`` within ``timeout``; None, or what went
     wrong. The pipe is non-blocking so a wedged reader cannot hold the caller."""
