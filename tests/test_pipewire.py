@@ -370,3 +370,42 @@ def test_on_demand_processes_only_while_an_app_reads_the_node(session, tmp_path)
     finally:
         vcam.stop()
     assert code == 0, vcam.log()
+
+
+def test_the_window_sends_to_the_pipewire_camera(
+    session_env, session, qtbot, tmp_path, monkeypatch
+):
+    """``segcam gui --vcam pipewire``: the node appears, says "waiting for an app",
+    a consumer gets the window's processed picture, and the state says so."""
+    pytest.importorskip("pytestqt")
+    from segcam.cli import build_parser
+    from segcam.gui.app import build_window, prepare
+
+    monkeypatch.setenv("SEGCAM_CONFIG", str(tmp_path / "config.toml"))
+    args = build_parser().parse_args(
+        [
+            "gui",
+            "--input",
+            "demo",
+            "--resolution",
+            f"{W}x{H}",
+            "-b",
+            "#00ff00",
+            "--vcam",
+            "pipewire",
+        ]
+    )
+    w = build_window(prepare(args))
+    qtbot.addWidget(w)
+    w.show()
+    w.start()
+    try:
+        qtbot.waitUntil(lambda: w.session.vcam_state == "waiting", timeout=20000)
+        assert session.node("segcam") is not None
+        got = consume(session.env, "segcam", 30, tmp_path / "window-reader")
+        assert got.returncode == 0, got.log[-2000:]
+        assert got.frames.shape[1:3] == (H, W)
+        assert_green_around_person(got.frames[-1])
+    finally:
+        w.close()
+    wait_for(lambda: session.node("segcam") is None, 10, "the node to leave the graph")

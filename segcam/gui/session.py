@@ -81,9 +81,19 @@ def vcam_target(value: str | None) -> tuple[str | None, str | None]:
 
 def reader_probe(sink) -> Callable[[], bool] | None:
     """A check "does an app read this virtual camera now?" (slow-ish: run it in a job),
-    or None where segcam cannot tell: only a v4l2loopback device on Linux shows its
-    readers (their open file descriptors, :func:`~segcam.sinks.vcam.device_readers`)."""
+    or None where segcam cannot tell. A v4l2loopback device on Linux shows its readers
+    (their open file descriptors, :func:`~segcam.sinks.vcam.device_readers`); a
+    PipeWire camera node its links in the graph (:func:`segcam.pipewire_env.readers`)."""
     device = sink.device or ""
+    if sink.backend == "pipewire":
+
+        def probe_graph() -> bool:
+            from segcam import pipewire_env
+
+            objects = pipewire_env.dump()
+            return objects is not None and pipewire_env.readers(objects, device) > 0
+
+        return probe_graph
     if not (
         sink.backend == "v4l2loopback"
         and sys.platform.startswith("linux")
