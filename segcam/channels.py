@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import threading
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -117,6 +118,23 @@ class BoundedQueue(_Channel[T]):
             self._items.append(item)
             self.passed += 1
             self._cond.notify_all()
+            return True
+
+    def hand_over(self, item: T, *, live: bool, failed: Callable[[], bool]) -> bool:
+        """A sink's hand-over to its own thread: False when ``item`` was dropped.
+
+        A live job never waits (a full queue drops the item and counts it); a file
+        job never drops, and waits in bounded steps that end early once ``failed()``
+        says the consumer gave up. A closed queue takes nothing, silently.
+        """
+        try:
+            if live:
+                return self.offer(item)
+            while not self.put(item, timeout=0.5):
+                if failed():
+                    return True
+            return True
+        except Closed:
             return True
 
     def offer(self, item: T) -> bool:

@@ -8,6 +8,8 @@ at the device boundary: file-backed sources, a pyvirtualcam backend registered w
 from the frame's pixels, so that a mask from another frame shows in the output.
 """
 
+# ruff: noqa: F811  (the backend fixture is imported from tests/test_vcam.py)
+
 from __future__ import annotations
 
 import time
@@ -29,26 +31,9 @@ from segcam.sinks.base import MemorySink, StreamInfo
 from segcam.sinks.encoder import Encoder, FileOutput
 from segcam.sinks.vcam import VirtualCameraSink
 from tests.conftest import make_clip
-from tests.test_vcam import register
+from tests.test_vcam import backend  # noqa: F401  (the fake pyvirtualcam backends fixture)
 
 DEADLINE_S = 60.0  # hang guard for a loaded 2-core machine; no timing is asserted
-
-
-@pytest.fixture
-def backend():
-    """Registers fake pyvirtualcam backends (tests/test_vcam.py) and removes them after."""
-    from pyvirtualcam.camera import BACKENDS
-
-    names: list[str] = []
-
-    def make(**attrs):
-        name, cls = register(**attrs)
-        names.append(name)
-        return name, cls
-
-    yield make
-    for n in names:
-        BACKENDS.pop(n, None)
 
 
 def more_frames(sink: MemorySink, n: int) -> None:

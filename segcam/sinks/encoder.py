@@ -43,7 +43,7 @@ import av
 import cv2
 import numpy as np
 
-from segcam.channels import END, BoundedQueue, Closed
+from segcam.channels import END, BoundedQueue
 from segcam.errors import OutputError, SegcamError, one_line
 from segcam.frame import Frame
 from segcam.outputs import discard, partial_path, publish
@@ -353,18 +353,8 @@ class Encoder:
         if self._want_key:
             self._want_key = False
             vf.pict_type = av.video.frame.PictureType.I
-        try:
-            if self._live:
-                if not self._queue.offer(vf):
-                    self.dropped += 1
-            else:
-                # A file job: never drop, wait for the encoder (bounded waits, so an
-                # encoder that failed meanwhile ends the wait).
-                while not self._queue.put(vf, timeout=0.5):
-                    if self.error is not None:
-                        return
-        except Closed:
-            pass
+        if not self._queue.hand_over(vf, live=self._live, failed=lambda: self.error is not None):
+            self.dropped += 1
 
     def _conform(self, image: np.ndarray | None) -> np.ndarray:
         """``image`` at the encoder's size and channel count (kept buffers)."""

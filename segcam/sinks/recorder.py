@@ -70,7 +70,7 @@ import av
 import cv2
 import numpy as np
 
-from segcam.channels import END, BoundedQueue, Closed
+from segcam.channels import END, BoundedQueue
 from segcam.errors import InputError, OutputError, SegcamError, one_line
 from segcam.frame import Frame
 from segcam.outputs import (
@@ -332,16 +332,8 @@ class Recorder:
                 self._flip = np.empty_like(image)
             image = cv2.flip(image, 1, dst=self._flip)
         item = self._writer.prepare(image, frame.pts)
-        try:
-            if self._live:
-                if not self._queue.offer(item):
-                    self.dropped += 1
-            else:
-                while not self._queue.put(item, timeout=0.5):
-                    if self.error is not None:
-                        return
-        except Closed:
-            pass
+        if not self._queue.hand_over(item, live=self._live, failed=lambda: self.error is not None):
+            self.dropped += 1
 
     def _run(self) -> None:
         assert self._writer is not None
