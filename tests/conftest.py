@@ -38,7 +38,20 @@ EG_PORTRAITS = DATA / "portraits" / "eg_portrait_shen2016"
 IN_CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
+def _hypothesis_profile() -> None:
+    """Under CI the property suite draws the same examples every run, so a landing
+    never hangs on a lucky draw; developers' runs keep exploring new ones."""
+    try:
+        from hypothesis import settings
+    except ImportError:
+        return
+    settings.register_profile("ci", derandomize=True, database=None)
+    if IN_CI:
+        settings.load_profile("ci")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _hypothesis_profile()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     # The developer's own config file must not change what the tests see, and a test
     # that saves settings (a window closing) must not write into the checkout.

@@ -49,7 +49,11 @@ class VideoFileSource:
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
         self.fps = float(rate) if math.isfinite(float(rate)) and float(rate) > 0 else 30.0
-        stored = (stream.codec_context.width, stream.codec_context.height)
+        ctx = stream.codec_context
+        if ctx is None:  # a codec tag FFmpeg has no decoder for (or a damaged one)
+            self._container.close()
+            raise InputError(f"{path}: no decoder for its video codec (corrupt header?)")
+        stored = (ctx.width or 0, ctx.height or 0)
         if min(stored) <= 0:
             self._container.close()
             raise InputError(f"{path}: cannot determine the video size (corrupt header?)")
