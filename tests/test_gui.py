@@ -649,3 +649,15 @@ def test_the_start_up_log_names_the_filter_chain(qtbot, open_window, caplog):
     from segcam.filters.chain import LIVE_CHAIN
 
     assert line.endswith(f"filters {LIVE_CHAIN}")
+
+
+def test_the_source_list_names_a_file_with_an_icon_not_an_emoji(qtbot, open_window, tmp_path):
+    picture = tmp_path / "desk.png"
+    cv2.imwrite(str(picture), np.full((180, 320, 3), 90, np.uint8))
+    w = open_window("--input", str(picture), "--resolution", "320x180")
+    combo = w.sidebar.source
+    qtbot.waitUntil(lambda: combo.findData(str(picture)) >= 0, timeout=WAIT)
+    i = combo.findData(str(picture))
+    # An emoji prefix was drawn as an empty box where the font has no emoji.
+    assert combo.itemText(i) == "desk.png"
+    assert not combo.itemIcon(i).isNull()

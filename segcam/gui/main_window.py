@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -721,15 +722,20 @@ class MainWindow(QMainWindow):
         combo = self.sidebar.source
         combo.blockSignals(True)
         combo.clear()
+        # The style's own icons, not emoji: fonts without emoji (a minimal Linux
+        # install, Xvfb) draw those as empty boxes.
+        style = self.style()
+        camera_icon = style.standardIcon(QStyle.StandardPixmap.SP_ComputerIcon)
+        file_icon = style.standardIcon(QStyle.StandardPixmap.SP_FileIcon)
         for cam in cameras:
-            combo.addItem(f"📷  {cam.label()}", cam.spec)
+            combo.addItem(camera_icon, cam.label(), cam.spec)
         if not cameras:
             combo.addItem("No camera found", None)
             combo.model().item(0).setEnabled(False)
         combo.addItem("Demo (astronaut portrait)", "demo")
         current = self.state.source
         if current not in ("auto", "demo") and not is_camera(current):
-            combo.addItem(f"🎞  {Path(current).name}", current)
+            combo.addItem(file_icon, Path(current).name, current)
         combo.addItem("Open video or image…", _OPEN_FILE)
         combo.blockSignals(False)
         self._sync_source()
