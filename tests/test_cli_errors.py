@@ -422,3 +422,13 @@ def test_unknown_option_subprocess(tmp_path: Path) -> None:
     p = run_segcam(["record", "--bogus-option"], cwd=tmp_path)
     assert_fails(proc_result(p), "--bogus-option")
     assert_empty(tmp_path)
+
+
+def test_mask_with_no_readable_input_did_nothing_and_exits_2(tmp_path, capsys):
+    bad = [tmp_path / "a.png", tmp_path / "b.jpg"]
+    for p in bad:
+        p.write_bytes(b"not an image at all")
+    code, _, err = run_cli(["mask", *map(str, bad), "--out-dir", str(tmp_path / "m")], capsys)
+    assert code == 2, err  # nothing done: like any bad input (README's exit-code table)
+    assert "2 of 2 inputs could not be read" in err and "internal error" not in err
+    assert not list((tmp_path / "m").glob("*.png"))

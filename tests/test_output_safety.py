@@ -222,7 +222,7 @@ def test_disk_full_mask_batch_leaves_no_temporary_file(tiny_disk: Path, tmp_path
     for i in range(40):
         cv2.imwrite(str(photos / f"img{i:02d}.png"), cv2.addWeighted(big, 0.5, noise, 0.5, i))
     r = run_segcam(["mask", str(photos), "--out-dir", str(tiny_disk)], timeout=300)
-    assert r.returncode != 0
+    assert r.returncode == 1, r.stderr  # part-way: the masks written before are kept
     one_error(r.stderr)
     names = [p.name for p in tiny_disk.iterdir()]
     assert names, "the disk held no mask at all: the test did not fill it"

@@ -16,8 +16,8 @@ import sys
 import cv2
 
 from segcam.capture.images import expand_image_inputs
-from segcam.cli import EXIT_FAILED, EXIT_OK
-from segcam.errors import InputError, OutputError
+from segcam.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from segcam.errors import InputError, OutputError, midway
 from segcam.frame import Frame
 from segcam.imaging import load_image
 from segcam.outputs import which_input, write_file
@@ -61,14 +61,20 @@ def run_mask(args: argparse.Namespace) -> int:
             processor.reset()
         frame = processor.process(Frame(i, image, float(i)))
         stem = os.path.splitext(os.path.basename(path))[0]
-        _write_png(os.path.join(out_dir, stem + ".png"), frame.alpha, overwrite=overwrite)
+        try:
+            _write_png(os.path.join(out_dir, stem + ".png"), frame.alpha, overwrite=overwrite)
+        except OutputError as e:
+            progress.close()
+            # Masks already written are kept: the run failed part-way (exit 1).
+            raise (midway(e) if i > failed else e) from None
         progress.update(i + 1)
     progress.close()
     done = len(paths) - failed
     print(f"wrote {done} mask{'s' if done != 1 else ''} to {out_dir}")
     if failed:
         print(f"segcam: error: {failed} of {len(paths)} inputs could not be read", file=sys.stderr)
-        return EXIT_FAILED
+        # Nothing done is exit 2, like any bad input; some masks written is exit 1.
+        return EXIT_USAGE if failed == len(paths) else EXIT_FAILED
     return EXIT_OK
 
 
