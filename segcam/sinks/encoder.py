@@ -49,22 +49,19 @@ from segcam.frame import Frame
 from segcam.outputs import discard, partial_path, publish
 from segcam.sinks.base import StreamInfo
 from segcam.sinks.recorder import (
-    NETWORK_TIMEOUT_S,
-    STREAM_FORMATS,
-    _connect,
-    _prepare_stream,
-    _stream_error,
-    _tee_target,
+    QUEUE_FRAMES,
+    TIME_BASE,
     check_output_path,
+    connect_stream,
     count_video_frames,
     display_name,
     is_stream_url,
+    stream_error,
+    stream_target,
 )
 
 log = logging.getLogger(__name__)
 
-_TIME_BASE = Fraction(1, 90000)
-_QUEUE_FRAMES = 8
 _FILE_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mp4", ".mkv": "matroska", ".webm": "webm"}
 
 
@@ -199,23 +196,19 @@ class StreamOutput(Output):
         check_output_path(url, transparent=transparent)
         if template.codec_context.name != "libx264":
             raise OutputError("a stream (H.264) cannot carry transparency")
-        fmt = STREAM_FORMATS[url.split("://", 1)[0].lower()]
-        opts = {"rw_timeout": str(round(NETWORK_TIMEOUT_S * 1_000_000))}
-        if fmt == "flv":
-            opts["flvflags"] = "no_duration_filesize"
-        target = _tee_target(_prepare_stream(url), fmt, opts)
+        _, target = stream_target(url)
         try:
             self.container = av.open(
                 target, "w", format="tee", container_options={"flush_packets": "1"}
             )
             self.stream = self.container.add_stream_from_template(template)
-            _connect(self.container)
+            connect_stream(self.container)
         except av.error.FFmpegError as e:
             try:
                 super().close()
             except Exception:
                 log.debug("closing %s failed", self.name, exc_info=True)
-            raise OutputError(_stream_error(url, e)) from None
+            raise OutputError(stream_error(url, e)) from None
 
 
 def output_for(target: str, **kwargs) -> Output:
@@ -260,7 +253,7 @@ class Encoder:
         self.transparent = False
         self._null: av.container.OutputContainer | None = None
         self._stream = None
-        self._queue: BoundedQueue[object] = BoundedQueue(_QUEUE_FRAMES)
+        self._queue: BoundedQueue[object] = BoundedQueue(QUEUE_FRAMES)
         self._thread: threading.Thread | None = None
         self._outputs: tuple[Output, ...] = ()
         self._lock = threading.Lock()
@@ -301,7 +294,7 @@ class Encoder:
                 "forced-idr": "1",  # a forced keyframe is one an output can start at
             }
         stream.width, stream.height = w, h
-        stream.codec_context.time_base = _TIME_BASE
+        stream.codec_context.time_base = TIME_BASE
         stream.codec_context.gop_size = max(1, round(self.fps))
         stream.codec_context.flags |= av.codec.context.Flags.global_header
         try:
@@ -345,11 +338,11 @@ class Encoder:
         # its pts from 0 again, a recording goes on.
         if self._t0 is None:
             self._t0 = frame.t_capture
-        pts = round((frame.t_capture - self._t0) / _TIME_BASE)
+        pts = round((frame.t_capture - self._t0) / TIME_BASE)
         pts = max(pts, self._last_pts + 1)
         self._last_pts = pts
         vf.pts = pts
-        vf.time_base = _TIME_BASE
+        vf.time_base = TIME_BASE
         if self._want_key:
             self._want_key = False
             vf.pict_type = av.video.frame.PictureType.I

@@ -87,8 +87,9 @@ from segcam.sinks.base import StreamInfo
 
 log = logging.getLogger(__name__)
 
-_TIME_BASE = Fraction(1, 90000)
-_QUEUE_FRAMES = 8
+# Shared with segcam.sinks.encoder: the pts clock and each sink's queue length.
+TIME_BASE = Fraction(1, 90000)
+QUEUE_FRAMES = 8
 
 # Which audio codecs each container takes as they are.
 _AUDIO_COPY_OK = {
@@ -301,7 +302,7 @@ class Recorder:
         self.error: BaseException | None = None
         self.dropped = 0
         self.frames_written = 0
-        self._queue: BoundedQueue[object] = BoundedQueue(_QUEUE_FRAMES)
+        self._queue: BoundedQueue[object] = BoundedQueue(QUEUE_FRAMES)
         self._thread: threading.Thread | None = None
         self._writer: _PngWriter | _AvWriter | None = None
         self._live = False
@@ -465,15 +466,9 @@ class _AvWriter:
             container_options["movflags"] = "frag_keyframe+empty_moov+default_base_moof"
         elif self.format in ("matroska", "webm"):
             container_options["cluster_time_limit"] = "1000"
-        elif self.format == "flv":
-            # A live FLV cannot seek back to fill in the duration at the end.
-            container_options["flvflags"] = "no_duration_filesize"
         if self.stream_url:
-            # Through the tee muxer, the only way to hand FFmpeg's connection its
-            # rw_timeout; the muxer options go to the real (inner) muxer.
             opts = {k: v for k, v in container_options.items() if k != "flush_packets"}
-            opts["rw_timeout"] = str(round(NETWORK_TIMEOUT_S * 1_000_000))
-            target = _tee_target(_prepare_stream(path), self.format, opts)
+            _, target = stream_target(path, opts)
             av_format, container_options = "tee", {"flush_packets": "1"}
         else:
             self.tmp = target = partial_path(path)
@@ -513,7 +508,7 @@ class _AvWriter:
                     opts.update({"maxrate": f"{kbps}k", "bufsize": f"{kbps}k"})
                 stream.options = opts
             stream.width, stream.height = self.width, self.height
-            stream.codec_context.time_base = _TIME_BASE
+            stream.codec_context.time_base = TIME_BASE
             stream.codec_context.gop_size = gop
             self.stream = stream
             self.audio = _AudioCarry.open(info.media_path, self.container, self.format)
@@ -521,7 +516,7 @@ class _AvWriter:
             # refused connection is an error at start rather than after the first frame;
             # a file's header size tells when the first frame has reached the disk.
             if self.stream_url:
-                _connect(self.container)
+                connect_stream(self.container)
             else:
                 self.container.start_encoding()
             if self.tmp is not None:
@@ -529,7 +524,7 @@ class _AvWriter:
         except av.error.FFmpegError as e:
             self._abandon()
             if self.stream_url:
-                raise OutputError(_stream_error(path, e)) from None
+                raise OutputError(stream_error(path, e)) from None
             raise OutputError(
                 f"cannot create {display_name(path)}: {getattr(e, 'strerror', None) or e}"
             ) from None
@@ -548,16 +543,16 @@ class _AvWriter:
         if image.shape[1] != self.width or image.shape[0] != self.height:
             image = np.ascontiguousarray(image[: self.height, : self.width])
         vf = av.VideoFrame.from_ndarray(image, format=self._in_format)
-        pts = round(pts_s / _TIME_BASE)
+        pts = round(pts_s / TIME_BASE)
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
         self._last_pts = pts
         vf.pts = pts
-        vf.time_base = _TIME_BASE
+        vf.time_base = TIME_BASE
         return vf
 
     def write(self, vf: av.VideoFrame) -> None:
-        t = float(vf.pts * _TIME_BASE)
+        t = float(vf.pts * TIME_BASE)
         if self.stream_url:
             self._pace(t)
         self._end_time = t + self._frame_step
@@ -628,7 +623,7 @@ class _AvWriter:
             self._clock = (now, t)
 
 
-def _connect(container: av.container.OutputContainer) -> None:
+def connect_stream(container: av.container.OutputContainer) -> None:
     """``container.start_encoding()`` for a stream, on a helper thread.
 
     PyAV holds the GIL while FFmpeg connects, for up to :data:`NETWORK_TIMEOUT_S`.
@@ -668,6 +663,22 @@ def count_video_frames(path: str) -> int:
     except (av.error.FFmpegError, OSError, EOFError, ValueError):
         pass
     return n
+
+
+def stream_target(url: str, options: dict[str, str] | None = None) -> tuple[str, str]:
+    """``(inner muxer, target)`` to open a stream URL with ``av.open(target, format="tee")``.
+
+    Through the tee muxer is the only way to hand FFmpeg's connection its
+    ``rw_timeout`` (:data:`NETWORK_TIMEOUT_S`); ``options`` go to the real (inner)
+    muxer, and a live FLV gets ``flvflags=no_duration_filesize`` (it cannot seek back
+    to fill in the duration at the end).
+    """
+    fmt = STREAM_FORMATS[urllib.parse.urlsplit(url).scheme.lower()]
+    opts = dict(options or {})
+    opts["rw_timeout"] = str(round(NETWORK_TIMEOUT_S * 1_000_000))
+    if fmt == "flv":
+        opts["flvflags"] = "no_duration_filesize"
+    return fmt, _tee_target(_prepare_stream(url), fmt, opts)
 
 
 def _tee_target(url: str, fmt: str, options: dict[str, str]) -> str:
@@ -715,7 +726,7 @@ def _is_loopback(host: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
-def _stream_error(url: str, err: av.error.FFmpegError) -> str:
+def stream_error(url: str, err: av.error.FFmpegError) -> str:
     shown = display_name(url)
     if isinstance(err, av.error.ProtocolNotFoundError):
         scheme = urllib.parse.urlsplit(url).scheme
