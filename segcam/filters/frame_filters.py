@@ -402,7 +402,7 @@ class _DnnHarmonizer:
         self.rgb = rgb
         self._scratch = Scratch()
         self._blob = np.zeros((1, 4, size, size), np.float32)
-        self.net = _load_net(model, weights)
+        self.net = load_dnn(model, weights)
         self.inputs = self._input_names(inputs)
         self.output = self._probe(output)
         log.info(
@@ -535,25 +535,37 @@ class _DnnHarmonizer:
         return out
 
 
-def _load_net(model: str, weights: str) -> cv2.dnn.Net:
-    if not os.path.isfile(model):
-        raise ConfigError(f"harmonize: model file not found: {model}")
+def load_dnn(
+    model: str,
+    weights: str = "",
+    *,
+    owner: str = "harmonize",
+    role: str = "harmonization",
+    caffe: bool = True,
+) -> cv2.dnn.Net:
+    """A user's network for OpenCV's DNN module, or one clear error line.
+
+    ``owner`` is the filter named in errors and ``role`` what the model is for
+    ("harmonization", "enhancement"); ``caffe`` also accepts a ``.prototxt`` with
+    ``weights``. Used by ``harmonize`` and ``lowlight``; called when the filter is
+    built, never per frame.
+    """
     ext = os.path.splitext(model)[1].lower()
-    if ext not in (".onnx", ".prototxt"):
-        raise ConfigError(
-            f"harmonize: unsupported model {model}: give an .onnx file, or a .prototxt "
-            "with weights=FILE.caffemodel"
-        )
+    if ext != ".onnx" and not (caffe and ext == ".prototxt"):
+        more = ", or a .prototxt with weights=FILE.caffemodel" if caffe else ""
+        raise ConfigError(f"{owner}: unsupported model {model}: give an .onnx file{more}")
+    if not os.path.isfile(model):
+        raise ConfigError(f"{owner}: model file not found: {model}")
     if ext == ".onnx" and weights:
-        raise ConfigError("harmonize: weights= is only for Caffe (.prototxt) models")
+        raise ConfigError(f"{owner}: weights= is only for Caffe (.prototxt) models")
     if ext == ".prototxt":
         if not weights:
             raise ConfigError(
-                f"harmonize: the Caffe model {model} needs its weights: add "
-                "harmonize:weights=FILE.caffemodel"
+                f"{owner}: the Caffe model {model} needs its weights: add "
+                f"{owner}:weights=FILE.caffemodel"
             )
         if not os.path.isfile(weights):
-            raise ConfigError(f"harmonize: weights file not found: {weights}")
+            raise ConfigError(f"{owner}: weights file not found: {weights}")
     with _quiet_opencv():
         try:
             if ext == ".onnx":
@@ -561,9 +573,9 @@ def _load_net(model: str, weights: str) -> cv2.dnn.Net:
             else:
                 net = cv2.dnn.readNetFromCaffe(model, weights)
         except cv2.error as e:
-            raise ModelError(f"cannot load harmonization model {model}: {_cv_message(e)}") from None
+            raise ModelError(f"cannot load {role} model {model}: {_cv_message(e)}") from None
     if net.empty():
-        raise ModelError(f"cannot load harmonization model {model}: it has no layers")
+        raise ModelError(f"cannot load {role} model {model}: it has no layers")
     return net
 
 

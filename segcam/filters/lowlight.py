@@ -50,14 +50,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Iterable
 from typing import Any
 
 import cv2
 import numpy as np
 
-from segcam.errors import ConfigError, ModelError
+from segcam.errors import ModelError
 from segcam.filters.base import Param, register
 from segcam.frame import Frame
 from segcam.scratch import Scratch
@@ -234,7 +233,7 @@ class _DnnEnhancer:
     """The model path of :class:`LowLight`: an ONNX network run by OpenCV, checked when built."""
 
     def __init__(self, model: str, size: int, scale: float, rgb: bool) -> None:
-        from segcam.filters.frame_filters import _cv_message, _quiet_opencv
+        from segcam.filters.frame_filters import _cv_message, _quiet_opencv, load_dnn
 
         self.path = model
         self.size = size
@@ -242,19 +241,8 @@ class _DnnEnhancer:
         self.rgb = rgb
         self._scratch = Scratch()
         self._blob = np.zeros((1, 3, size, size), np.float32)
-        if os.path.splitext(model)[1].lower() != ".onnx":
-            raise ConfigError(f"lowlight: unsupported model {model}: give an .onnx file")
-        if not os.path.isfile(model):
-            raise ConfigError(f"lowlight: model file not found: {model}")
+        self.net = load_dnn(model, owner="lowlight", role="enhancement", caffe=False)
         with _quiet_opencv():
-            try:
-                self.net = cv2.dnn.readNetFromONNX(model)
-            except cv2.error as e:
-                raise ModelError(
-                    f"cannot load enhancement model {model}: {_cv_message(e)}"
-                ) from None
-            if self.net.empty():
-                raise ModelError(f"cannot load enhancement model {model}: it has no layers")
             try:
                 result = self._run(np.full((size, size, 3), 64, np.uint8))
             except cv2.error as e:
