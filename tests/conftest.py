@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import types
 from fractions import Fraction
 from pathlib import Path
@@ -191,6 +192,18 @@ def seed_manifest(name: str) -> Path:
             shutil.copyfile(manifest, folder / manifest.name)
         _seed_copies = folder
     return _seed_copies / f"{name}.toml"
+
+
+def wait_until(cond, what: str, deadline: float = 60.0) -> None:
+    """Poll ``cond`` until it holds; fail naming ``what`` after ``deadline`` seconds.
+
+    The deadline is a hang guard for a loaded 2-core machine, never a timing check.
+    """
+    end = time.monotonic() + deadline
+    while not cond():
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.01)
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -25,7 +25,7 @@ from segcam.inference.segmenter import Segmenter
 from segcam.pipeline import Pipeline
 from segcam.sinks import MemorySink
 from segcam.sinks.base import StreamInfo
-from tests.conftest import make_clip, read_video
+from tests.conftest import make_clip, read_video, wait_until
 
 GREEN = BackgroundSpec("colour", colour=(0, 255, 0))
 CLIP_FRAMES = 20
@@ -59,15 +59,6 @@ def segcam_threads() -> list[threading.Thread]:
 def no_leftover_threads():
     yield
     assert not segcam_threads(), f"threads left running: {segcam_threads()}"
-
-
-def wait_until(predicate, what: str, limit: float = 30.0) -> None:
-    """Poll ``predicate`` (not a timing assertion: the limit only guards against a hang)."""
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.005)
 
 
 class SlowSink(MemorySink):

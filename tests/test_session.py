@@ -12,7 +12,6 @@ from the frame's pixels, so that a mask from another frame shows in the output.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import av
@@ -30,8 +29,11 @@ from segcam.session import Session, paced
 from segcam.sinks.base import MemorySink, StreamInfo
 from segcam.sinks.encoder import Encoder, FileOutput
 from segcam.sinks.vcam import VirtualCameraSink
-from tests.conftest import make_clip
-from tests.test_vcam import backend  # noqa: F401  (the fake pyvirtualcam backends fixture)
+from tests.conftest import make_clip, wait_until
+from tests.test_vcam import (
+    backend,  # noqa: F401  (the fake pyvirtualcam backends fixture)
+    wait_until,
+)
 
 DEADLINE_S = 60.0  # hang guard for a loaded 2-core machine; no timing is asserted
 
@@ -39,14 +41,6 @@ DEADLINE_S = 60.0  # hang guard for a loaded 2-core machine; no timing is assert
 def more_frames(sink: MemorySink, n: int) -> None:
     have = len(sink.frames)
     wait_until(lambda: len(sink.frames) >= have + n, f"{n} more frames")
-
-
-def wait_until(cond, what: str, deadline: float = DEADLINE_S) -> None:
-    end = time.monotonic() + deadline
-    while not cond():
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")

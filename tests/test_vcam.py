@@ -34,7 +34,7 @@ from segcam.imaging import cover_fit
 from segcam.pipeline import Pipeline
 from segcam.sinks.base import MemorySink, StreamInfo
 from segcam.sinks.vcam import NEUTRAL_GREY, VirtualCameraSink, device_readers
-from tests.conftest import REPO, make_clip, run_cli
+from tests.conftest import REPO, make_clip, run_cli, wait_until
 
 DEADLINE_S = 30.0  # generous waits for threads on a busy 2-core machine; never a timing check
 
@@ -124,14 +124,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(
         tmp_path_factory.mktemp("vcam") / "talk.mp4", frames=45, size=(320, 180), audio=False
     )
-
-
-def wait_until(cond, what: str, deadline: float = DEADLINE_S) -> None:
-    end = time.monotonic() + deadline
-    while not cond():
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def is_neutral(image: np.ndarray) -> bool:
