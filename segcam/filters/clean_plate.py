@@ -76,6 +76,8 @@ MOVED_FRAMES = 5
 RELEARN_FRAMES = 30
 #: Share of known background pixels that must mismatch for a frame to count as moved.
 MOVED_SHARE = 0.35
+# The 3x3 structuring element of the plate's gradient, made once, not per frame.
+_SQUARE3 = np.ones((3, 3), np.uint8)
 
 
 def camera_moved_hint(times: int = 1) -> str:
@@ -235,7 +237,7 @@ class CleanPlate:
             pg = s("pg", shape, np.float32)
             cv2.cvtColor(gplate, cv2.COLOR_BGR2GRAY, dst=pg)
             grad = s("grad", shape, np.float32)
-            cv2.morphologyEx(pg, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8), dst=grad)
+            cv2.morphologyEx(pg, cv2.MORPH_GRADIENT, _SQUARE3, dst=grad)
             grad *= self.shake
             d -= grad
         f = s("f", shape, np.float32)
