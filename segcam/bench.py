@@ -162,6 +162,9 @@ class BenchResult:
     frames: int
     masks_reused: int = 0
     """Timed frames that skipped the model (the ``skip`` rule reused a still-valid mask)."""
+    crop_only: int = 0
+    """Timed frames that ran only the crop pass's model (the ``skip`` rule's crop-only
+    frames: the rest of the frame was proven unchanged)."""
 
     COMPOSE = ("segment", "mask_filters", "composite")
 
@@ -202,6 +205,7 @@ class BenchResult:
             "ratio": None if ref is None or compose <= 0 else round(ref / compose, 2),
             "ratio_mean": None if ref_mean is None or mean <= 0 else round(ref_mean / mean, 2),
             "masks_reused": self.masks_reused,
+            "crop_only": self.crop_only,
             "stages": {s: round(self.segcam.p(s, 50), 3) for s in self.segcam.times},
             "stages_p95": {s: round(self.segcam.p(s, 95), 3) for s in self.segcam.times},
             "reference_stages": (
@@ -257,7 +261,7 @@ def run_offline(
     )
     ours, theirs = StageTimes(), StageTimes() if reference else None
     sink = _CopySink()
-    reused = 0
+    reused = crop_only = 0
     for start in range(0, len(images), block):
         seqs = range(start, min(start + block, len(images)))
         for seq in seqs:
@@ -269,6 +273,7 @@ def run_offline(
             if seq < warmup:
                 continue
             reused += frame.mask_seq != frame.seq
+            crop_only += frame.crop_only
             ours.add("capture", capture_times[seq])
             for stage, seconds in frame.timings.items():
                 ours.add(stage, seconds)
@@ -291,6 +296,7 @@ def run_offline(
         filters=chain_text(settings.filters),
         frames=max(0, len(images) - warmup),
         masks_reused=reused,
+        crop_only=crop_only,
     )
 
 
@@ -331,6 +337,8 @@ class LiveResult:
     process_cpu_percent: float
     masks_reused: int
     """Frames out that skipped the model (their mask was proven still valid)."""
+    crop_only: int
+    """Frames out that ran only the crop pass's model (the rest proven unchanged)."""
     rss_start_mb: float
     rss_end_mb: float
     seconds: float
@@ -362,6 +370,7 @@ class _Sample:
     frames_out: int
     drops: dict[str, int]
     masks_reused: int
+    crop_only: int
 
     @classmethod
     def take(cls, proc, pipeline) -> _Sample:
@@ -376,6 +385,7 @@ class _Sample:
             frames_out=frames_out,
             drops=pipeline.drops(),
             masks_reused=pipeline.stats.masks_reused,
+            crop_only=pipeline.stats.crop_only,
         )
 
 
@@ -431,6 +441,7 @@ def run_live(
         compose_cpu_percent=100.0 * (end.worker_cpu - start.worker_cpu) / seconds,
         process_cpu_percent=100.0 * (end.cpu - start.cpu) / seconds,
         masks_reused=end.masks_reused - start.masks_reused,
+        crop_only=end.crop_only - start.crop_only,
         rss_start_mb=start.rss / 2**20,
         rss_end_mb=end.rss / 2**20,
         seconds=seconds,

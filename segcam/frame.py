@@ -41,6 +41,9 @@ class Frame:
             where the chain's ``skip`` rule found the picture unchanged, an earlier
             frame's whose mask is proven still valid for this one (at most a few
             frames back, :mod:`segcam.inference.skip`).
+        whole_seq: ``seq`` of the frame whose whole-frame model pass the mask uses
+            outside the crop pass's crop: ``mask_seq``, or, on a crop-only frame
+            (:mod:`segcam.inference.skip`), an earlier frame proven unchanged there.
         alpha: full-resolution uint8 alpha (255 = person).
         output: the composited image: BGR uint8, or BGRA uint8 for transparent output.
         timings: seconds spent per stage, e.g. ``{"segment": 0.0015}``.
@@ -55,11 +58,18 @@ class Frame:
     small: np.ndarray | None = None
     mask: np.ndarray | None = None
     mask_seq: int | None = None
+    whole_seq: int | None = None
     alpha: np.ndarray | None = None
     output: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
     stamps: dict[str, float] = field(default_factory=dict)
     pyramid: Pyramid | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def crop_only(self) -> bool:
+        """Whether only the crop pass's model ran on this frame (the whole-frame mask
+        outside the crop is an earlier frame's, proven still valid)."""
+        return self.mask_seq == self.seq and self.whole_seq not in (None, self.seq)
 
     @property
     def size(self) -> tuple[int, int]:

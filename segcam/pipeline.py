@@ -64,6 +64,8 @@ class Stats:
     """CPU seconds the worker thread spent processing frames (its own thread clock)."""
     masks_reused: int = 0
     """Frames whose model run was skipped: their mask was proven still valid (skip rule)."""
+    crop_only: int = 0
+    """Frames that ran only the crop pass's model (skip rule, crop-only frames)."""
 
     def add(self, stage: str, seconds: float) -> None:
         d = self.times.get(stage)
@@ -319,6 +321,7 @@ class Pipeline:
                 stats.worker_cpu += time.thread_time() - cpu0
                 if frame.mask_seq != frame.seq:
                     stats.masks_reused += 1
+                stats.crop_only += frame.crop_only
                 for stage, seconds in frame.timings.items():
                     stats.add(stage, seconds)
                 for sink in self._started_sinks:

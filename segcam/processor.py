@@ -176,19 +176,26 @@ class Processor:
         chain, gate = self.chain, self.chain.gate
         if gate is not None and gate.still(frame.image, self._model_size()):
             frame.mask, model_mask = gate.masks()
-            frame.mask_seq = gate.key_seq
+            frame.mask_seq, frame.whole_seq = gate.key_seq, gate.outer_seq
             # The frame as the model would have seen it (the rule's thumbnail), for the
             # filters that read the picture at model resolution.
             frame.small = gate.thumbnail.copy()
             t1 = time.perf_counter()
         else:
-            frame.mask = self.segmenter.segment(frame.image)
-            frame.small = self.segmenter.last_small.copy()
+            whole = not (gate is not None and chain.crop_tracks and gate.crop_only())
+            if whole:
+                frame.mask = self.segmenter.segment(frame.image)
+                frame.small = self.segmenter.last_small.copy()
+                frame.whole_seq = frame.seq
+            else:  # only the crop runs (see segcam.inference.skip, "crop-only frames")
+                frame.mask = gate.outer_mask
+                frame.small = gate.thumbnail.copy()
+                frame.whole_seq = gate.outer_seq
             frame.mask_seq = frame.seq
             t1 = time.perf_counter()
             model_mask = chain.model_mask(frame)
             if gate is not None:
-                gate.keep(frame.seq, frame.mask, model_mask)
+                gate.keep(frame.seq, frame.mask, model_mask, chain.crop_solid(), whole=whole)
         frame.alpha = chain.finish(model_mask, frame)
         t2 = time.perf_counter()
         self.compositor.process(frame)

@@ -127,3 +127,68 @@ def test_the_rule_refuses_a_global_or_a_local_change(change):
         assert rule.last_psnr >= 35.0 and rule.last_motion > rule.motion
     else:
         assert rule.last_psnr < 35.0
+
+
+def test_a_person_moving_inside_the_crop_runs_only_the_crops_model():
+    """The talking head (a still camera, a person who talks and nods): frames that moved
+    but changed nothing outside the crop run only the crop's model; the whole frame is
+    still segmented at least every ``whole_every`` frames, and each crop-only frame
+    names the frame its outer mask came from."""
+    proc = Processor(LIVE)
+    crop_only, gaps = 0, []
+    for seq, image in enumerate(clip_frames("talking_head.mp4", 90)):
+        f = proc.process(Frame(seq, image, seq / 15))
+        if f.crop_only:
+            crop_only += 1
+            assert f.mask_seq == seq and f.whole_seq < seq
+        gaps.append(seq - f.whole_seq)
+    assert crop_only >= 10
+    assert max(gaps) < 15
+
+
+def test_a_change_outside_the_crop_runs_the_whole_model():
+    """The same moving person with a bright block flashing on and off in the frame's
+    corner (someone walking in, far from the person's crop): every frame with the block
+    changed runs the whole model; without it, crop-only frames happen."""
+    frames = clip_frames("talking_head.mp4", 40)
+    proc = Processor(LIVE)
+    whole = []
+    for seq, image in enumerate(frames):
+        image = image.copy()
+        if seq % 2:
+            image[:60, :60] = 255
+        f = proc.process(Frame(seq, image, seq / 15))
+        assert not f.crop_only
+        whole.append(f.whole_seq == seq or f.mask_seq != seq)
+    assert all(whole)
+
+
+@pytest.mark.parametrize("chain", ["skip:whole_every=1,crop,refine", "skip,temporal,refine"])
+def test_crop_only_frames_need_a_crop_pass_and_can_be_turned_off(chain):
+    """whole_every=1 turns crop-only frames off; a chain whose model passes are not a
+    crop has none (the whole model runs on every frame that is not skipped)."""
+    proc = Processor(PipelineSettings(filters=parse_chain(chain), background=LIVE.background))
+    for seq, image in enumerate(clip_frames("talking_head.mp4", 40)):
+        f = proc.process(Frame(seq, image, seq / 15))
+        assert not f.crop_only
+        assert f.whole_seq == f.mask_seq
+
+
+def test_the_crop_only_test_looks_only_outside_the_crops_own_part():
+    """A change inside the region the crop owned at the outer key passes the test; the
+    same change just outside it fails; without a region there are no crop-only frames."""
+    rng = np.random.default_rng(1)
+    base = rng.integers(60, 190, (144, 256, 3), dtype=np.uint8)
+    rule = SkipRule()
+    rule.still(base, (256, 144))
+    rule.keep(0, np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32), (0.25, 0.0, 0.75, 1.0))
+    inside, outside = base.copy(), base.copy()
+    inside[40:80, 100:150] += 50  # well inside x 64..192
+    outside[40:80, 20:40] += 50
+    assert not rule.still(inside, (256, 144)) and rule.crop_only()
+    assert not rule.still(outside, (256, 144)) and not rule.crop_only()
+    assert rule.last_outer_motion > rule.motion
+    bare = SkipRule()
+    bare.still(base, (256, 144))
+    bare.keep(0, np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float32))
+    assert not bare.still(inside, (256, 144)) and not bare.crop_only()

@@ -149,6 +149,16 @@ class MaskChain:
         last = max((i for i, n in enumerate(names) if n in NEURAL_SECOND_PASSES), default=-1)
         self.model_passes = self.mask_filters[: last + 1]
         self.after_model = self.mask_filters[last + 1 :]
+        self.crop_tracks = names[: last + 1] == ["crop"]
+        """Whether the only model pass is a crop: the skip rule may then run just the
+        crop on a frame that changed only inside it (:mod:`segcam.inference.skip`)."""
+
+    def crop_solid(self) -> tuple[float, float, float, float] | None:
+        """The part of the frame the crop pass's last mask owns alone (``CropPass.solid``),
+        when the crop is the only model pass (:attr:`crop_tracks`); else None."""
+        if not self.crop_tracks:
+            return None
+        return self.model_passes[0].crop.solid
 
     def reset(self) -> None:
         for f in (*self.mask_filters, self.upsampler, *self.alpha_filters):

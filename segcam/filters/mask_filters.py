@@ -124,6 +124,14 @@ class Ensemble:
         Param("psnr", 35.0, 20.0, 80.0, "the frame counts as unchanged at this PSNR (dB) or more"),
         Param("max_skips", 5, 1, 30, "the model runs at least once every max_skips + 1 frames"),
         Param("motion", 6.0, 0.5, 64.0, "a part of the picture that changes this much is motion"),
+        Param(
+            "whole_every",
+            15,
+            1,
+            120,
+            "with a crop pass: frames that moved only inside the crop run just the crop; "
+            "the whole frame is segmented at least once every whole_every frames",
+        ),
     ),
     "skip the model on unchanged frames: reuse the last model mask while the picture is still",
 )
@@ -133,10 +141,12 @@ class Skip:
     takes it out of the chain and the processor asks it before running the model.
     Called as a filter it changes nothing."""
 
-    def __init__(self, psnr: float = 35.0, max_skips: int = 5, motion: float = 6.0) -> None:
+    def __init__(
+        self, psnr: float = 35.0, max_skips: int = 5, motion: float = 6.0, whole_every: int = 15
+    ) -> None:
         from segcam.inference.skip import SkipRule
 
-        self.rule = SkipRule(psnr=psnr, max_skips=max_skips, motion=motion)
+        self.rule = SkipRule(psnr=psnr, max_skips=max_skips, motion=motion, whole_every=whole_every)
 
     def reset(self) -> None:
         self.rule.reset()

@@ -78,6 +78,11 @@ class CropPass:
         """Whether the last call ran the crop model (for tests and stage costs)."""
         self.box: tuple[int, int, int, int] | None = None
         """x, y, w, h of the last crop in frame pixels (None when it did not run)."""
+        self.solid: tuple[float, float, float, float] | None = None
+        """The part of the frame where the last call's mask is the crop's alone (weight 1,
+        inside the blending band), as fractions (x0, y0, x1, y1) of the frame's width and
+        height; None when the crop did not run or ``weight`` < 1. Outside it the result
+        still depends on the mask the pass was given (the skip rule's crop-only frames)."""
 
     def reset(self) -> None:
         for seg in self._segmenters.values():
@@ -151,7 +156,7 @@ class CropPass:
         gw, gh = self.grid((fw, fh), mask.shape)
         out = self._s("out", (gh, gw), np.float32)
         cv2.resize(mask, (gw, gh), dst=out, interpolation=cv2.INTER_LINEAR)
-        self.ran, self.box = False, None
+        self.ran, self.box, self.solid = False, None, None
         box = self.person_box(mask, (fw, fh))
         if box is None:
             return out
@@ -185,7 +190,18 @@ class CropPass:
         qr *= wgt
         region += qr
         self.ran, self.box = True, (x, y, w, h)
+        if self.weight >= 1.0:
+            band = self._band(rw, rh)
+            left, top = gx0 + band * (gx0 > 0), gy0 + band * (gy0 > 0)
+            right, bottom = gx1 - band * (gx1 < gw), gy1 - band * (gy1 < gh)
+            if right > left and bottom > top:
+                self.solid = (left / gw, top / gh, right / gw, bottom / gh)
         return out
+
+    @staticmethod
+    def _band(rw: int, rh: int) -> int:
+        """Width in grid pixels of the blending band at a crop's inner edges."""
+        return max(2, round(0.08 * min(rw, rh)))
 
     def _weights(self, rw: int, rh: int, inner: tuple[bool, bool, bool, bool]) -> np.ndarray:
         """``weight`` inside the crop, falling linearly to 0 over a band at the crop's
@@ -196,7 +212,7 @@ class CropPass:
             return self._s("w", (rh, rw), np.float32)
         self._wkey = key
         wgt = self._s("w", (rh, rw), np.float32)
-        band = max(2, round(0.08 * min(rw, rh)))
+        band = self._band(rw, rh)
         ramp_x = np.ones(rw, np.float32)
         ramp_y = np.ones(rh, np.float32)
         r = (np.arange(band, dtype=np.float32) + 0.5) / band
