@@ -111,7 +111,8 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
         default=["auto"],
         metavar="SRC",
         help="camera index (0) or device (/dev/video2), video file, image, folder of images, "
-        "several images, 'demo', or 'auto' (default: the first webcam, else the demo)",
+        "several images, 'demo', 'demo:desk' (a still camera at a desk, for the clean-plate "
+        "mode), or 'auto' (default: the first webcam, else the demo)",
     )
     p.add_argument(
         "--resolution",

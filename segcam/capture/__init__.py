@@ -57,7 +57,8 @@ def open_source(
 ) -> Source:
     """Open the source named by ``inputs``.
 
-    One value may be ``demo``, ``auto``, a camera index (``0``) or device path
+    One value may be ``demo``, ``demo:desk`` (a still camera at a desk, for the
+    clean-plate mode), ``auto``, a camera index (``0``) or device path
     (``/dev/video2``), a video file, an image (repeated as a stream), or a folder
     of images. Several values are a list of images, read in the given order.
     """
@@ -72,6 +73,10 @@ def open_source(
     low = spec.lower()
     if low == "demo":
         return DemoSource(resolution=resolution, fps=fps)
+    if low == "demo:desk":
+        from segcam.capture.desk import DeskDemoSource  # loads a model: only when asked
+
+        return DeskDemoSource(resolution=resolution, fps=fps)
     if low == "auto":
         camera = auto_camera()
         if camera is None:

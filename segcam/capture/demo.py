@@ -8,7 +8,9 @@ the file without importing scikit-image.
 The still is made to behave like a camera: it is placed on a 16:9 canvas
 (the sides are a blurred extension of the photo, as a wide lens would see more
 of the same room), and each frame applies a slow pan and zoom, a slight
-exposure wobble and sensor noise. Frames are paced in real time at ``fps``.
+exposure wobble and sensor noise. Frames are paced in real time at ``fps``
+(:class:`PacedSynthetic`, shared with the still-camera ``demo:desk`` source of
+:mod:`segcam.capture.desk`).
 """
 
 from __future__ import annotations
@@ -63,23 +65,23 @@ def _canvas(photo: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return canvas
 
 
-class DemoSource:
-    """An animated portrait, paced like a camera."""
+class PacedSynthetic:
+    """A drawn, endless source paced in real time like a camera, with sensor noise.
+
+    Subclasses draw frame ``seq`` in :meth:`render` (deterministic, no pacing) and
+    finish it with :meth:`_sensor`; :meth:`read` paces the frames at ``fps`` and,
+    after a stall, skips ahead as a camera's sensor would.
+    """
 
     live = True
     media_path = None
     frame_count = None
+    name = "synthetic"
 
-    def __init__(
-        self, *, resolution: tuple[int, int] | None = None, fps: float | None = None, seed: int = 0
-    ) -> None:
-        self.size = resolution or (1280, 720)
-        self.fps = fps or 30.0
-        self.name = "demo (astronaut portrait)"
-        with quiet_native_stderr():  # the PNG's colour profile makes libpng warn
-            photo = load_image(str(demo_photo_path()), "demo photo")
-        self._base = _canvas(photo, self.size)
-        w, h = self.size
+    def __init__(self, size: tuple[int, int], fps: float, seed: int = 0) -> None:
+        self.size = size
+        self.fps = fps
+        w, h = size
         rng = np.random.default_rng(seed)
         self._noise_pos = []
         self._noise_neg = []
@@ -90,28 +92,21 @@ class DemoSource:
         self._seq = 0
         self._t0: float | None = None
 
-    def start(self) -> None:
-        self._t0 = time.monotonic()
-
-    def render(self, seq: int) -> np.ndarray:
-        """The frame for index ``seq`` (deterministic; no pacing)."""
-        w, h = self.size
+    def _sensor(self, image: np.ndarray, seq: int) -> None:
+        """A slight exposure wobble and sensor noise, in place on the uint8 frame."""
         t = seq / self.fps
-        zoom = 1.04 + 0.03 * math.sin(2 * math.pi * t / 17.0)
-        dx = 0.015 * w * math.sin(2 * math.pi * t / 11.0)
-        dy = 0.008 * h * math.sin(2 * math.pi * t / 7.0 + 1.0)
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, zoom)
-        m[0, 2] += dx
-        m[1, 2] += dy
-        image = cv2.warpAffine(
-            self._base, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-        )
         gain = 1.0 + 0.02 * math.sin(2 * math.pi * t / 5.0)
         cv2.convertScaleAbs(image, dst=image, alpha=gain)
         k = seq % _NOISE_PLANES
         cv2.add(image, self._noise_pos[k], dst=image)
         cv2.subtract(image, self._noise_neg[k], dst=image)
-        return image
+
+    def render(self, seq: int) -> np.ndarray:
+        """The frame for index ``seq`` (deterministic; no pacing)."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
 
     def read(self) -> Frame | None:
         if self._t0 is None:
@@ -132,3 +127,32 @@ class DemoSource:
 
     def stop(self) -> None:
         pass
+
+
+class DemoSource(PacedSynthetic):
+    """An animated portrait, paced like a camera."""
+
+    def __init__(
+        self, *, resolution: tuple[int, int] | None = None, fps: float | None = None, seed: int = 0
+    ) -> None:
+        super().__init__(resolution or (1280, 720), fps or 30.0, seed)
+        self.name = "demo (astronaut portrait)"
+        with quiet_native_stderr():  # the PNG's colour profile makes libpng warn
+            photo = load_image(str(demo_photo_path()), "demo photo")
+        self._base = _canvas(photo, self.size)
+
+    def render(self, seq: int) -> np.ndarray:
+        """The frame for index ``seq`` (deterministic; no pacing)."""
+        w, h = self.size
+        t = seq / self.fps
+        zoom = 1.04 + 0.03 * math.sin(2 * math.pi * t / 17.0)
+        dx = 0.015 * w * math.sin(2 * math.pi * t / 11.0)
+        dy = 0.008 * h * math.sin(2 * math.pi * t / 7.0 + 1.0)
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, zoom)
+        m[0, 2] += dx
+        m[1, 2] += dy
+        image = cv2.warpAffine(
+            self._base, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+        self._sensor(image, seq)
+        return image

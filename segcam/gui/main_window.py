@@ -733,8 +733,9 @@ class MainWindow(QMainWindow):
             combo.addItem("No camera found", None)
             combo.model().item(0).setEnabled(False)
         combo.addItem("Demo (astronaut portrait)", "demo")
+        combo.addItem("Demo (desk, still camera)", "demo:desk")
         current = self.state.source
-        if current not in ("auto", "demo") and not is_camera(current):
+        if current not in ("auto", "demo", "demo:desk") and not is_camera(current):
             combo.addItem(file_icon, Path(current).name, current)
         combo.addItem("Open video or image…", _OPEN_FILE)
         combo.blockSignals(False)
