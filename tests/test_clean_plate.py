@@ -103,3 +103,28 @@ def test_the_chain_passes_learn_background_to_the_clean_plate():
     assert chain.learn_background()
     assert chain.alpha_filters[-1]._relearn
     assert not MaskChain(parse_chain("live")).learn_background()
+
+
+def test_a_moving_slice_the_network_misses_is_not_learned_but_an_uncovered_room_is():
+    """Nobody in the frame as far as the network can tell, but a bright slice of a person
+    moves at the frame's edge (walking in): the plate there keeps the room, so the
+    person is not learned into it. A still change (the room a person uncovered) is
+    learned at the quick empty-frame rate."""
+    rng = np.random.default_rng(3)
+    room = rng.integers(40, 200, (180, 320, 3), dtype=np.uint8)
+    empty = np.zeros(room.shape[:2], np.uint8)
+    cp = CleanPlate(learn=5, scale=1)
+    for t in range(5):
+        cp(empty, Frame(t, room, 0.0))
+    assert cp.learned > 0.9
+    uncovered = room.copy()
+    uncovered[40:100, 40:100] = 230  # still: what a person sat in front of
+    for t in range(5, 25):
+        frame = uncovered.copy()
+        x = 300 - (t % 2) * 20  # a slice at the right edge, moving every frame
+        frame[:, x : x + 12] = 250
+        cp(empty, Frame(t, frame, 0.0))
+    plate = cp._plate
+    assert abs(float(plate[60:80, 60:80].mean()) - 230) < 10
+    edge = plate[:, 300:312].astype(np.float32)
+    assert float(np.abs(edge - room[:, 300:312]).mean()) < 60

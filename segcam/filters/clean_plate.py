@@ -20,7 +20,10 @@ How it learns (``CleanPlate``, an ``alpha`` filter: ``--filters live,cleanplate`
   :data:`RELEARN_FRAMES` after :meth:`CleanPlate.relearn` (the GUI's "Learn
   background" button), every pixel is averaged into the plate, whatever the
   network says: the user has stepped out. Also, whenever the network sees nobody
-  (its alpha covers under 0.2 % of the frame), every pixel is learned, quickly;
+  (its alpha covers under 0.2 % of the frame), every pixel is learned, quickly,
+  except where a known plate disagrees with a frame that is moving there: a slice of
+  a person walking in or out at the frame's edge, too small for the network to see,
+  is not learned into the plate (it would be a hole in them once they are back);
 * **over time**: pixels the network is sure are background, away from the person,
   are blended into the plate slowly, so a plate builds up even if nobody steps out,
   and slow lighting changes are followed;
@@ -163,6 +166,9 @@ class CleanPlate:
         self._known = s("known", (wh, ww), np.float32)
         self._plate.fill(0.0)
         self._known.fill(0.0)
+        # The last frame (at working size), to tell a moving difference from a still one.
+        self._prev = s("prev", (wh, ww, 3), np.float32)
+        self._prev_ok = False
         # The wide neighbourhoods (`near`, the learning margin, the support window) are
         # found on a grid 4x coarser than the working one: a 73-px elliptic dilation
         # at full working size costs tens of ms, at a quarter size well under one.
@@ -276,7 +282,7 @@ class CleanPlate:
         fused *= k
         fused += a
 
-        self._learn(image, a8, known, plate, empty, s, shape, stepout)
+        self._learn(image, a8, known, plate, empty, s, shape, stepout, f)
 
         out8 = s("out8", shape, np.uint8)
         cv2.convertScaleAbs(fused, dst=out8, alpha=255.0)
@@ -284,7 +290,7 @@ class CleanPlate:
             return out8
         return upsample(out8, s("out", (h, w), np.uint8))
 
-    def _learn(self, image, a8, known, plate, empty, s, shape, stepout=False) -> None:
+    def _learn(self, image, a8, known, plate, empty, s, shape, stepout=False, f=None) -> None:
         """Blend the frame into the plate where it is background (see the module doc)."""
         wgt = s("wgt", shape, np.float32)
         if stepout:
@@ -297,6 +303,26 @@ class CleanPlate:
             np.subtract(1.0, known, out=wgt)
             wgt *= 0.5
             np.maximum(wgt, 0.25 if empty else self.rate, out=wgt)
+            if empty and f is not None and self._prev_ok:
+                # The network sees nobody, but where a well-known plate disagrees with
+                # the frame *and the frame is moving*, someone it misses may be there (a
+                # slice of a person at the frame's edge, walking in or out): learn only
+                # slowly there, or that slice would be in the plate, and punch a hole in
+                # the person once they are back. A still disagreement is the room the
+                # person uncovered (or a plate learned wrong): learned at once.
+                odd = s("odd", shape, np.bool_)
+                also = s("also", shape, np.bool_)
+                np.greater(f, 0.5, out=odd)
+                np.greater(known, 0.5, out=also)
+                np.logical_and(odd, also, out=odd)
+                moved = s("moved3", (*shape, 3), np.float32)
+                cv2.absdiff(image, self._prev, dst=moved)
+                m = s("moved", shape, np.float32)
+                np.maximum(moved[:, :, 0], moved[:, :, 1], out=m)
+                np.maximum(m, moved[:, :, 2], out=m)
+                np.greater(m, 2 * self.threshold, out=also)
+                np.logical_and(odd, also, out=odd)
+                np.copyto(wgt, np.float32(self.rate), where=odd)
         if not empty:
             away = self._widened(a8, 4, self._k_away, "away", shape)
             cv2.bitwise_not(away, dst=away)  # 255 where the pixel may be learned
@@ -311,6 +337,8 @@ class CleanPlate:
         kd *= wgt
         known += kd
         self.learned = float(cv2.mean(known)[0])
+        np.copyto(self._prev, image)
+        self._prev_ok = True
 
     def _widened(self, a8: np.ndarray, level: int, kernel, name: str, shape) -> np.ndarray:
         """``a8 > level``, dilated by ``kernel`` on the coarse grid, at working size (0/255)."""
