@@ -52,6 +52,18 @@ def test_bench_json_has_the_documented_keys(capsys) -> None:
     assert data["filters"] == LIVE_CHAIN
 
 
+def test_bench_runs_on_the_desk_demo_and_counts_crop_only_frames(capsys) -> None:
+    """``demo:desk`` (a still camera, a person who sways) is a demo source bench takes,
+    with the live chain: some frames skip the model, some run only the crop's."""
+    data = _bench_json(capsys, "--input", "demo:desk", "--resolution", "640x360", "--frames", "30")
+    from segcam.filters.chain import LIVE_CHAIN
+
+    assert data["filters"] == LIVE_CHAIN
+    assert data["frames"] == 30
+    assert data["masks_reused"] > 0 and data["crop_only"] > 0
+    assert data["masks_reused"] + data["crop_only"] <= data["frames"]
+
+
 def test_bench_on_a_file_with_an_image_background_and_human_output(clip: Path, capsys) -> None:
     image = sorted((EG_PORTRAITS / "images").iterdir())[0]
     code, out, err = run_cli(

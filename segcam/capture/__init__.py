@@ -48,6 +48,15 @@ def is_auto(spec: str | list[str]) -> bool:
     return isinstance(spec, str) and spec.strip().lower() == "auto"
 
 
+#: The built-in synthetic sources, by the name ``--input`` takes.
+DEMO_SOURCES = ("demo", "demo:desk")
+
+
+def is_demo(spec: str) -> bool:
+    """Whether ``spec`` names one of the built-in demo sources (any case)."""
+    return spec.strip().lower() in DEMO_SOURCES
+
+
 def open_source(
     inputs: str | list[str],
     *,

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "-i",
         default="demo",
         metavar="FILE|demo",
-        help="a video file or 'demo' (default)",
+        help="a video file, 'demo' (default) or 'demo:desk'",
     )
     p.add_argument(
         "--resolution", metavar="WxH", default="1280x720", help="frame size (default 1280x720)"
@@ -71,7 +71,9 @@ def run_bench(args: argparse.Namespace) -> int:
         raise ConfigError(f"invalid --duration {args.duration:g}: must be more than 0")
     fps = parse_fps(args.fps) if args.fps is not None else 30.0
     pipeline_settings(args)  # validate the options before loading anything
-    live = args.live or args.input.strip().lower() == "demo"
+    from segcam.capture import is_demo
+
+    live = args.live or is_demo(args.input)
     settings = settings_for(args, live=live)
     if args.live:
         return _live(args, settings, resolution, fps)
@@ -79,13 +81,13 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def _open(spec: str, resolution: tuple[int, int], loop: bool):
-    from segcam.capture import open_source
+    from segcam.capture import is_demo, open_source
     from segcam.errors import InputError
 
     source = open_source([spec], resolution=resolution, loop=loop)
-    if source.live and spec.lower() != "demo":
+    if source.live and not is_demo(spec):
         source.stop()
-        raise InputError(f"bench needs a video file or 'demo', not the camera {spec!r}")
+        raise InputError(f"bench needs a video file or a demo source, not the camera {spec!r}")
     return source
 
 
