@@ -184,7 +184,11 @@ class Processor:
         else:
             whole = not (gate is not None and chain.crop_tracks and gate.crop_only())
             if whole:
+                t_model = time.perf_counter()
                 frame.mask = self.segmenter.segment(frame.image)
+                # The main model alone, on the frames it runs on (the status bar's
+                # "inference"; ``segment`` also counts the cheap skipped frames).
+                frame.timings["model"] = time.perf_counter() - t_model
                 frame.small = self.segmenter.last_small.copy()
                 frame.whole_seq = frame.seq
             else:  # only the crop runs (see segcam.inference.skip, "crop-only frames")

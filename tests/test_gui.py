@@ -186,6 +186,16 @@ def test_the_skip_switch_turns_inference_skipping_off_and_on(qtbot, open_window)
     assert w.session.pipeline.processor.chain.gate is not None
 
 
+def test_the_status_bar_counts_crop_only_frames_on_a_still_camera(qtbot, open_window):
+    """On the desk demo (a still camera, a person who sways) some frames run only the
+    crop pass's model; the status bar says how many, and "inference" is the main
+    model's own time on the frames it ran on."""
+    w = open_window("--input", "demo:desk", "--resolution", "320x180")
+    qtbot.waitUntil(lambda: "crop only" in w.stats_label.text(), timeout=WAIT)
+    assert w.session.pipeline.stats.crop_only > 0
+    assert "inference" in w.stats_label.text()
+
+
 def test_threshold_slider_reaches_the_mask_filter(qtbot, open_window):
     w = open_window(*DEMO, "--filters", "temporal,smoothstep:lo=0.4:hi=0.8,refine")
     w.sidebar.threshold.setValue(70)

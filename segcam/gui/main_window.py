@@ -891,13 +891,17 @@ class MainWindow(QMainWindow):
             if fps_in is not None and fps_out is not None:
                 parts.append(f"in {fps_in:.1f} fps")
                 parts.append(f"out {fps_out:.1f} fps")
-            seg = p.stats.median_ms("segment")
+            seg = p.stats.median_ms("model")
             if seg is not None:
                 parts.append(f"inference {seg:.1f} ms")
             if p.stats.frames_out and self.state.filter_on("skip"):
-                # Frames whose model run was skipped: their mask was proven still valid.
+                # Frames whose model run was skipped: their mask was proven still valid;
+                # and frames where only the crop pass's model ran.
                 share = 100 * p.stats.masks_reused / p.stats.frames_out
                 parts.append(f"model skipped {share:.0f}%")
+                if p.stats.crop_only:
+                    crop = 100 * p.stats.crop_only / p.stats.frames_out
+                    parts.append(f"crop only {crop:.0f}%")
             lat = sorted(self.view.latencies)
             if lat:
                 parts.append(f"latency {1000 * lat[len(lat) // 2]:.0f} ms")
