@@ -64,9 +64,9 @@ def away(t: float) -> float:
     """How far out of the frame she is at ``t`` seconds: 0 in place, 1 fully out.
 
     She leaves smoothly over :data:`SLIDE_S` and comes back briskly over
-    :data:`BACK_S`, fast at the frame's edge and settling in place: while only a
-    sliver of her shows at the edge the network sees nobody, and the clean plate
-    learns such frames quickly (the next step-out cleans what it took in).
+    :data:`BACK_S`, fast at the frame's edge and settling in place. While only a
+    sliver of her shows at the edge the network sees nobody; the clean plate does
+    not learn that sliver, because it moves (see :mod:`segcam.filters.clean_plate`).
     """
     u = t % LOOP_S
     back_at = OUT_AT + SLIDE_S + AWAY_S
