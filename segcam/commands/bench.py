@@ -127,28 +127,21 @@ def _offline(args, settings, resolution) -> int:
         )
     else:
         print("reference     n/a for this background")
-    print(f"model skipped {_skipped(data['masks_reused'], data['frames'])}")
-    print(f"crop only     {_crop_only(data['crop_only'], data['frames'])}")
+    print(f"model skipped {_share(data['masks_reused'], data['frames'], SKIPPED)}")
+    print(f"crop only     {_share(data['crop_only'], data['frames'], CROP_ONLY)}")
     return EXIT_OK
 
 
-def _skipped(reused: int, frames: int) -> str:
-    """``"41 of 120 frames (34 %): their mask was proven still valid"``, or why not."""
+def _share(count: int, frames: int, what: str) -> str:
+    """``"on 41 of 120 frames (34 %): WHAT"``, or ``"on no frame"``."""
     if not frames:
         return "on no frame"
-    share = 100.0 * reused / frames
-    return f"on {reused} of {frames} frames ({share:.0f} %): their mask was proven still valid"
+    return f"on {count} of {frames} frames ({100.0 * count / frames:.0f} %): {what}"
 
 
-def _crop_only(count: int, frames: int) -> str:
-    """``"on 52 of 120 frames (43 %): only the crop moved, so only its model ran"``."""
-    if not frames:
-        return "on no frame"
-    share = 100.0 * count / frames
-    return (
-        f"on {count} of {frames} frames ({share:.0f} %): only the part around the person "
-        "changed, so only the crop's model ran"
-    )
+#: What the two counts of the skip rule mean, as bench prints them.
+SKIPPED = "their mask was proven still valid"
+CROP_ONLY = "only the part around the person changed, so only the crop's model ran"
 
 
 def _live(args, settings, resolution, fps) -> int:
@@ -171,8 +164,8 @@ def _live(args, settings, resolution, fps) -> int:
     print(f"frames in/out     {result['frames_in']} / {result['frames_out']}")
     print(f"fps in/out        {result['fps_in']:.1f} / {result['fps_out']:.1f}")
     print(f"dropped           {describe_drops(result['dropped'])}")
-    print(f"model skipped     {_skipped(result['masks_reused'], result['frames_out'])}")
-    print(f"crop only         {_crop_only(result['crop_only'], result['frames_out'])}")
+    print(f"model skipped     {_share(result['masks_reused'], result['frames_out'], SKIPPED)}")
+    print(f"crop only         {_share(result['crop_only'], result['frames_out'], CROP_ONLY)}")
     print(
         f"latency p50/p95   {result['latency_p50_ms']:.1f} / {result['latency_p95_ms']:.1f} ms "
         "(capture to sink)"

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from segcam import __version__
+from segcam.capture import is_demo
 from segcam.capture.cameras import CameraInfo, list_cameras
 from segcam.config import parse_background
 from segcam.errors import ConfigError, SegcamError, one_line
@@ -735,7 +736,7 @@ class MainWindow(QMainWindow):
         combo.addItem("Demo (astronaut portrait)", "demo")
         combo.addItem("Demo (desk, still camera)", "demo:desk")
         current = self.state.source
-        if current not in ("auto", "demo", "demo:desk") and not is_camera(current):
+        if current != "auto" and not is_demo(current) and not is_camera(current):
             combo.addItem(file_icon, Path(current).name, current)
         combo.addItem("Open video or image…", _OPEN_FILE)
         combo.blockSignals(False)
