@@ -337,15 +337,19 @@ class CleanPlate:
             away = self._widened(a8, 4, self._k_away, "away", shape)
             cv2.bitwise_not(away, dst=away)  # 255 where the pixel may be learned
             cv2.multiply(wgt, away, dst=wgt, scale=1.0 / 255.0, dtype=cv2.CV_32F)
-        # plate += wgt · (image − plate);  known += wgt · (1 − known)
-        delta = s("delta", (*shape, 3), np.float32)
-        np.subtract(image, plate, out=delta)
-        delta *= wgt[:, :, None]
-        plate += delta
+        # known += wgt · (1 − known);  plate += (wgt / known) · (image − plate)
         kd = s("kd", shape, np.float32)
         np.subtract(1.0, known, out=kd)
         kd *= wgt
         known += kd
+        # The plate is the mean of what was learned, not that mean times ``known``
+        # (which started a pixel learned over time at half its brightness): a pixel's
+        # first frame is copied whole, its next ones averaged in.
+        np.divide(wgt, known, out=wgt, where=known > 0)
+        delta = s("delta", (*shape, 3), np.float32)
+        np.subtract(image, plate, out=delta)
+        delta *= wgt[:, :, None]
+        plate += delta
         self.learned = float(cv2.mean(known)[0])
         np.copyto(self._prev, image)
         self._prev_ok = True

@@ -1,4 +1,4 @@
-"""Clean plate under camera shake: the plate follows a sub-pixel shift of the view.
+"""Clean plate on segcam's drawn rooms: camera shake, and how a plate starts.
 
 No shared data: the background is one of segcam's drawn rooms (a bookshelf, whose
 book edges are where an unaligned plate shows false "person" lines).
@@ -60,3 +60,21 @@ def test_a_flat_wall_needs_no_alignment_and_gets_none():
     for t in range(3):
         cp(empty, Frame(t, wall, t / 30))
     assert cp.shift == (0.0, 0.0)
+
+
+def test_a_pixel_learned_over_time_is_learned_at_its_own_brightness():
+    """The first frame a pixel is learned from sets it whole: a plate started at half
+    brightness put a ring of false "person" round the network's person at once."""
+    room = drawn_backgrounds(SIZE)[2]
+    cp = CleanPlate()  # no step-out period: the plate is learned over time
+    empty = np.zeros(room.shape[:2], np.uint8)
+    cp(empty, Frame(0, room, 0.0))  # nobody in view: every pixel learned once
+    person = empty.copy()
+    person[90:, 190:290] = 255
+    frame = room.copy()
+    frame[90:, 190:290] = (60, 90, 200)
+    out = cp(person, Frame(1, frame, 1 / 30))
+    outside = out > 127
+    outside[80:, 180:300] = False
+    assert np.count_nonzero(outside) == 0  # the old code: a ring of thousands
+    assert np.count_nonzero(out[100:, 200:280] > 127) == 80 * 170  # the person stays
