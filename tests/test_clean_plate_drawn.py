@@ -78,3 +78,22 @@ def test_a_pixel_learned_over_time_is_learned_at_its_own_brightness():
     outside[80:, 180:300] = False
     assert np.count_nonzero(outside) == 0  # the old code: a ring of thousands
     assert np.count_nonzero(out[100:, 200:280] > 127) == 80 * 170  # the person stays
+
+
+def test_a_striped_object_whose_stripes_match_the_wall_comes_out_solid():
+    """Thin stripes of the wall's own colour on a held object are not "background"."""
+    wall = np.full((SIZE[1], SIZE[0], 3), (150, 180, 205), np.uint8)
+    cp = CleanPlate(learn=3)
+    empty = np.zeros(wall.shape[:2], np.uint8)
+    for t in range(3):
+        cp(empty, Frame(t, wall, t / 30))
+    person = empty.copy()
+    person[90:, 190:290] = 255  # the network's person; it misses the object beside it
+    frame = wall.copy()
+    frame[90:, 190:290] = (60, 90, 200)
+    frame[150:210, 290:312] = (40, 40, 160)  # the object, held at the side
+    frame[150:210:6, 290:312] = wall[0, 0]  # with 2-px stripes of the wall's colour
+    frame[151:210:6, 290:312] = wall[0, 0]
+    out = cp(person, Frame(3, frame, 0.1))
+    obj = out[152:208, 292:310]
+    assert obj.min() > 127  # the old code: a "background" line through every stripe
