@@ -106,7 +106,7 @@ def camera_moved_hint(times: int = 1) -> str:
     (
         Param("threshold", 14.0, 1.0, 128.0, "colour distance (grey levels) that starts to count"),
         Param("softness", 16.0, 1.0, 128.0, "colour distance over which alpha goes 0 to 1"),
-        Param("near", 0.1, 0.0, 0.5, "how far from the network's person colour may add person"),
+        Param("near", 0.15, 0.0, 0.5, "how far from the network's person colour may add person"),
         Param("support", 0.2, 0.0, 1.0, "colour evidence a region needs to stay person"),
         Param("shake", 0.5, 0.0, 4.0, "tolerance for sub-pixel camera shake at plate edges"),
         Param("rate", 0.03, 0.001, 1.0, "how fast confident background is learned over time"),
@@ -127,7 +127,7 @@ class CleanPlate:
         self,
         threshold: float = 14.0,
         softness: float = 16.0,
-        near: float = 0.1,
+        near: float = 0.15,
         support: float = 0.2,
         shake: float = 0.5,
         rate: float = 0.03,
