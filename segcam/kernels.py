@@ -10,8 +10,9 @@ a 720p blend at under three frame copies instead of about ten.
 The other kernels fuse or specialise what OpenCV does in several generic passes:
 an exact 2x2 halving of BGR frames (:func:`halve`), an exact-2x bilinear upsample
 of alpha (:func:`upsample`), the guided filter's last step (:func:`linear_apply`),
-the temporal filter's per-pixel update (:func:`temporal_blend`) and the focal
-blur's mix-and-blend (:func:`blend_focal`).
+the temporal filter's per-pixel update (:func:`temporal_blend`), the focal
+blur's mix-and-blend (:func:`blend_focal`) and the clean plate's learning step
+(:func:`plate_learn`).
 
 Rounding is exact: ``v = fg·a + bg·(255 − a) + 128`` fits in 16 bits, and
 ``(v + (v >> 8)) >> 8`` equals ``round(v' / 255)`` for every ``v' = v − 128`` in
@@ -194,6 +195,21 @@ if numba is not None:
         _temporal_update(
             mask, prev, gray, prev_gray, shift, np.float32(inv_motion), np.float32(w_still), out
         )
+
+    @_kernel()
+    def _plate_learn(image, plate, known, wgt):  # pragma: no cover - compiled
+        # known += w·(1 − known); plate += (w / known)·(image − plate): one pass
+        # instead of six numpy passes and two temporaries (the clean plate's update).
+        for i in range(known.shape[0]):
+            w = wgt[i]
+            if w <= np.float32(0.0):
+                continue
+            k = known[i] + w * (np.float32(1.0) - known[i])
+            known[i] = k
+            r = w / k
+            j = 3 * i
+            for c in range(3):
+                plate[j + c] += r * (image[j + c] - plate[j + c])
 
     @_kernel()
     def _linear_apply2(a, b, gray, out):  # pragma: no cover - compiled
@@ -441,6 +457,26 @@ def temporal_blend(
     return out
 
 
+def plate_learn(image: np.ndarray, plate: np.ndarray, known: np.ndarray, wgt: np.ndarray) -> None:
+    """The clean plate's per-pixel learning step, in place (float32, C-contiguous):
+    ``known += wgt·(1 − known)``, then ``plate += (wgt / known)·(image − plate)``, so
+    the plate is the weighted mean of the frames learned (a pixel's first one is
+    copied whole). ``image`` and ``plate`` are (h, w, 3); ``known`` and ``wgt`` (h, w).
+    """
+    if numba is None:
+        _plate_learn_numpy(image, plate, known, wgt)
+        return
+    _plate_learn(_flat(image), _flat(plate), _flat(known), _flat(wgt))
+
+
+def _plate_learn_numpy(image, plate, known, wgt):
+    kd = np.subtract(1.0, known, dtype=np.float32)
+    kd *= wgt
+    known += kd
+    r = np.divide(wgt, known, out=np.zeros_like(wgt), where=wgt > 0)
+    plate += r[:, :, None] * (image - plate)
+
+
 def _temporal_numpy(mask, prev, gray, prev_gray, motion, w_still, out):
     diff = gray - prev_gray
     diff -= float(diff.mean())
@@ -508,6 +544,7 @@ def warm_up() -> None:
     linear_apply(f, f, np.zeros((4, 4), np.uint8), np.empty((4, 4), np.uint8))
     m = np.zeros((2, 2), np.float32)
     temporal_blend(m, m, m, m, 1.0, 0.5, m.copy())
+    plate_learn(np.zeros((2, 2, 3), np.float32), np.zeros((2, 2, 3), np.float32), m.copy(), m)
     if first_time:
         jit_cache.mark_compiled(_CACHE, source)
     _warm = True

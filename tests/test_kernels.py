@@ -229,3 +229,25 @@ def test_compositor_folds_the_blur_into_the_blend_only_when_nothing_else_needs_i
     assert np.array_equal(frame.output, expected)
     # a post filter needs the full background: the plain path is not taken
     assert not Compositor(spec, parse_chain("lightwrap"))._plain
+
+
+def test_fused_plate_learning_matches_the_array_version_and_starts_a_pixel_whole() -> None:
+    rng = np.random.default_rng(7)
+    shape = (90, 160)
+    image = (rng.random((*shape, 3), np.float32) * 255).astype(np.float32)
+    plate = (rng.random((*shape, 3), np.float32) * 255).astype(np.float32)
+    known = rng.random(shape, np.float32)
+    known[:10] = 0.0  # never learned
+    wgt = rng.random(shape, np.float32) * 0.5
+    wgt[:, :20] = 0.0  # not learned this frame
+    fused = [a.copy() for a in (plate, known)]
+    plain = [a.copy() for a in (plate, known)]
+    kernels.plate_learn(image, fused[0], fused[1], wgt)
+    kernels._plate_learn_numpy(image, plain[0], plain[1], wgt)
+    assert np.abs(fused[0] - plain[0]).max() < 1e-3
+    assert np.abs(fused[1] - plain[1]).max() < 1e-6
+    # A pixel's first learned frame is copied whole; a zero weight changes nothing.
+    first = (known == 0) & (wgt > 0)
+    assert np.allclose(fused[0][first], image[first], atol=1e-3)
+    assert np.array_equal(fused[0][:, :20], plate[:, :20])
+    assert np.array_equal(fused[1][:, :20], known[:, :20])

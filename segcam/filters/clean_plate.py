@@ -70,7 +70,7 @@ import numpy as np
 
 from segcam.filters.base import Param, register
 from segcam.frame import Frame
-from segcam.kernels import upsample
+from segcam.kernels import plate_learn, upsample
 from segcam.scratch import Scratch
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,9 @@ MOVED_FRAMES = 5
 RELEARN_FRAMES = 30
 #: Share of known background pixels that must mismatch for a frame to count as moved.
 MOVED_SHARE = 0.35
+#: A shake under this (working pixels) is not worth the plate's warp: its colour
+#: change at an edge is a few grey levels, well inside ``shake``'s tolerance.
+MIN_SHIFT = 0.05
 # The 3x3 structuring element of the plate's gradient, made once, not per frame.
 _SQUARE3 = np.ones((3, 3), np.uint8)
 _CROSS3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -341,19 +344,10 @@ class CleanPlate:
             away = self._widened(a8, 4, self._k_away, "away", shape)
             cv2.bitwise_not(away, dst=away)  # 255 where the pixel may be learned
             cv2.multiply(wgt, away, dst=wgt, scale=1.0 / 255.0, dtype=cv2.CV_32F)
-        # known += wgt · (1 − known);  plate += (wgt / known) · (image − plate)
-        kd = s("kd", shape, np.float32)
-        np.subtract(1.0, known, out=kd)
-        kd *= wgt
-        known += kd
-        # The plate is the mean of what was learned, not that mean times ``known``
-        # (which started a pixel learned over time at half its brightness): a pixel's
-        # first frame is copied whole, its next ones averaged in.
-        np.divide(wgt, known, out=wgt, where=known > 0)
-        delta = s("delta", (*shape, 3), np.float32)
-        np.subtract(image, plate, out=delta)
-        delta *= wgt[:, :, None]
-        plate += delta
+        # known += wgt · (1 − known);  plate += (wgt / known) · (image − plate): the
+        # plate is the mean of what was learned, not that mean times ``known`` (which
+        # started a pixel learned over time at half its brightness).
+        plate_learn(image, plate, known, wgt)
         self.learned = float(cv2.mean(known)[0])
         np.copyto(self._prev, image)
         self._prev_ok = True
@@ -399,10 +393,11 @@ class CleanPlate:
         it = s("al_it", shape, np.float32)
         m = np.float32([[1, 0, 0], [0, 1, 0]])
         dx = dy = 0.0
-        for _ in range(2):
-            m[0, 2], m[1, 2] = dx, dy
-            cv2.warpAffine(gp0, m, size, dst=gp, borderMode=cv2.BORDER_REPLICATE)
-            np.subtract(gi, gp, out=it)
+        for step in range(2):
+            if step:
+                m[0, 2], m[1, 2] = dx, dy
+                cv2.warpAffine(gp0, m, size, dst=gp, borderMode=cv2.BORDER_REPLICATE)
+            np.subtract(gi, gp if step else gp0, out=it)
             # A pixel the plate does not explain (someone the network missed, a moving
             # object) is limited in how far it can pull the estimate.
             np.clip(it, -2 * self.threshold, 2 * self.threshold, out=it)
@@ -412,7 +407,7 @@ class CleanPlate:
             dx -= (yy * xt - xy * yt) / det
             dy -= (xx * yt - xy * xt) / det
         dx, dy = 2 * dx, 2 * dy  # back to working pixels
-        if abs(dx) > 2 or abs(dy) > 2:
+        if abs(dx) > 2 or abs(dy) > 2 or max(abs(dx), abs(dy)) < MIN_SHIFT:
             return
         m[0, 2], m[1, 2] = dx, dy
         warped = s("al_w", (wh, ww, 3), np.float32)
