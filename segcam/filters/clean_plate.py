@@ -55,8 +55,9 @@ well the plate is known there)::
     out      = k · fused + (1 − k) · a
 
 Cost: about a dozen passes over the frame at half size (uint8 and float32), no
-allocation per frame. A 720p frame took 5.0-5.3 ms here without ``align`` and
-6.6-7.0 ms with it (one core of the 2-core dev VM). Threading: one instance
+allocation per frame. A 720p frame takes about 5-7 ms on one core of the 2-core
+dev VM, ``align`` about 1 ms of it (``segcam bench -i demo:desk --filters
+live,cleanplate``, against ``--filters live``). Threading: one instance
 belongs to one worker thread; :meth:`CleanPlate.relearn` may be called from
 another thread (it only sets a flag that the worker reads before the next frame).
 """
