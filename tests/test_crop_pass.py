@@ -107,3 +107,23 @@ def test_live_chain_keeps_up_with_fast_motion():
     (_, r), (_, c) = evaluate([raw, live], ds, limit=30)
     assert c.iou >= r.iou + 0.05
     assert c.dtssd <= r.dtssd
+
+
+def test_the_mirror_pass_makes_the_crop_mask_mirror_symmetric():
+    """``flip``: a mirrored frame gets the mirrored mask (the model alone does not)."""
+    frame, truth = _small_person_scene()
+    mirrored = np.ascontiguousarray(frame[:, ::-1])
+    first = Segmenter("landscape").segment(frame)
+    first_m = np.ascontiguousarray(first[:, ::-1])
+
+    def asymmetry(flip: bool) -> tuple[float, np.ndarray]:
+        out = CropPass(flip=flip)(first, frame).copy()
+        out_m = CropPass(flip=flip)(first_m, mirrored)[:, ::-1]
+        return float(np.abs(out - out_m).mean()), out
+
+    plain, _ = asymmetry(False)
+    both, out = asymmetry(True)
+    print(f"mean |mask - mirrored mask of the mirrored frame|: {plain:.5f} -> {both:.5f}")
+    assert both <= plain / 4  # measured: 0.00175 -> 0.00000
+    alpha = cv2.resize(out, (1280, 720), interpolation=cv2.INTER_LINEAR)
+    assert iou((alpha * 255).astype(np.uint8), truth) >= 0.95  # still the person

@@ -28,12 +28,17 @@ from segcam.frame import Frame
 #: +0.005 (EG IoU), mean gain +0.030, against +0.007 / +0.021 for the best
 #: ensemble chain, whose gain on mixed photos is a third of the crop's. So the
 #: ensemble is no longer in the default: the crop pass is the second model's role.
-#: README "Filters and mask quality" has the tables. Two model runs a frame.
-DEFAULT_CHAIN = "crop,temporal,smoothstep:lo=0.4:hi=0.8,refine"
+#: README "Filters and mask quality" has the tables. Later, by the same rule, the
+#: crop's mirror pass (``crop:flip=1``: the crop segmented mirrored as well, the two
+#: masks averaged) was added: on every subset and measure of ``validation/`` it gains
+#: (IoU +0.0006 to +0.0015, BF1 +0.0042 to +0.0043, BF2 +0.0029 to +0.0046). Three
+#: model runs a frame; the live chain leaves the mirror pass out for its cost.
+DEFAULT_CHAIN = "crop:flip=1,temporal,smoothstep:lo=0.4:hi=0.8,refine"
 
 #: The chain for live sources (camera, demo, virtual camera, desktop app) unless told
-#: otherwise: the default chain with the guided filter at half resolution (a quarter
-#: of its full-size passes, for about 0.004 less boundary F), and inference skipping
+#: otherwise: the default chain without the crop's mirror pass (one model run fewer),
+#: with the guided filter at half resolution (a quarter of its full-size passes, for
+#: about 0.004 less boundary F), and inference skipping
 #: (``skip``: a frame proven unchanged reuses the last model mask; the filters after the
 #: model passes still run on it, see :mod:`segcam.inference.skip`). The crop pass runs
 #: on every frame the model runs on: it is what keeps a small or fast-moving person (the

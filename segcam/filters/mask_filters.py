@@ -169,6 +169,7 @@ class Skip:
         Param("weight", 1.0, 0.0, 1.0, "share of the crop's mask inside the crop"),
         Param("scale", 4, 1, 8, "merge on a grid of the frame at 1/scale (finer than the model's)"),
         Param("threads", 1, 1, 16, "LiteRT threads for the crop's model"),
+        Param("flip", False, help="also segment the mirrored crop and average (a second run)"),
     ),
     "crop second pass: run the model again on a crop around a small person, merge finer",
 )

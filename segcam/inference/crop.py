@@ -56,6 +56,9 @@ class CropPass:
             the first mask): 4 matches ``refine``'s fitting resolution.
         threshold: P(person) above which a mask pixel counts toward the box.
         threads: LiteRT threads for the crop's model.
+        flip: also run the model on the mirrored crop and average the two masks
+            (test-time augmentation): a second model run for a steadier edge. The
+            default chain for files uses it; the live chain does not (its cost).
     """
 
     def __init__(
@@ -67,8 +70,12 @@ class CropPass:
         scale: int = 4,
         threshold: float = 0.5,
         threads: int = 1,
+        flip: bool = False,
     ) -> None:
-        self.model = model
+        self.model, self.flip = model, flip
+        # The mirrored crops run on their own segmenters: a model that carries state
+        # from frame to frame (a prior mask) must see one consistent view.
+        self._mirrors: dict[str, object] = {}
         self.max_area, self.margin, self.weight = max_area, margin, weight
         self.scale, self.threshold, self.threads = scale, threshold, threads
         self._segmenters: dict[str, object] = {}
@@ -85,16 +92,31 @@ class CropPass:
         still depends on the mask the pass was given (the skip rule's crop-only frames)."""
 
     def reset(self) -> None:
-        for seg in self._segmenters.values():
+        for seg in (*self._segmenters.values(), *self._mirrors.values()):
             seg.reset()  # type: ignore[attr-defined]
 
-    def _segmenter(self, name: str):
-        seg = self._segmenters.get(name)
+    def _segmenter(self, name: str, mirror: bool = False):
+        pool = self._mirrors if mirror else self._segmenters
+        seg = pool.get(name)
         if seg is None:
             from segcam.inference.segmenter import Segmenter
 
-            seg = self._segmenters[name] = Segmenter(name, threads=self.threads)
+            seg = pool[name] = Segmenter(name, threads=self.threads)
         return seg
+
+    def _segment(self, name: str, crop: np.ndarray) -> np.ndarray:
+        """The crop's mask; with ``flip``, the mean of it and the mirrored crop's."""
+        q = self._segmenter(name).segment(crop)
+        if not self.flip:
+            return q
+        mirrored = self._s("mirrored", crop.shape, np.uint8)
+        cv2.flip(crop, 1, dst=mirrored)
+        qm = self._segmenter(name, mirror=True).segment(mirrored)
+        both = self._s("both", q.shape, np.float32)
+        cv2.flip(qm, 1, dst=both)
+        both += q
+        both *= 0.5
+        return both
 
     def grid(self, frame_size: tuple[int, int], mask_shape: tuple[int, int]) -> tuple[int, int]:
         """(width, height) of the merged mask for a frame of ``frame_size`` = (w, h)."""
@@ -170,7 +192,7 @@ class CropPass:
         # segmenter then sees one frame size (its geometry cache stays one entry).
         crop = self._s("crop", (ih, iw, 3), np.uint8)
         cv2.resize(image[y : y + h, x : x + w], (iw, ih), dst=crop, interpolation=cv2.INTER_LINEAR)
-        q = seg.segment(crop)
+        q = self._segment(name, crop)
         # The crop in grid coordinates (pixel edges: frame x maps to x * gw / fw).
         kx, ky = gw / fw, gh / fh
         gx0, gy0 = round(x * kx), round(y * ky)
