@@ -124,7 +124,9 @@ class CleanPlate:
     """An ``alpha`` filter: the network's uint8 alpha in, the fused uint8 alpha out.
 
     See the module docstring for the model. ``learned`` says how much of the frame
-    the plate covers (0..1), ``moves`` how often the camera was seen to move.
+    the plate covers (0..1), ``moves`` how often the camera was seen to move, and
+    ``shift`` the last frame's shake (dx, dy in working pixels; (0, 0) when it was
+    not measured or too small to follow).
     """
 
     def __init__(
