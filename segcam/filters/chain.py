@@ -29,11 +29,11 @@ from segcam.frame import Frame
 #: ensemble chain, whose gain on mixed photos is a third of the crop's. So the
 #: ensemble is no longer in the default: the crop pass is the second model's role.
 #: README "Filters and mask quality" has the tables. Later, by the same rule, the
-#: crop's mirror pass (``crop:flip=1``: the crop segmented mirrored as well, the two
+#: crop's mirror pass (``crop:flip=true``: the crop segmented mirrored as well, the two
 #: masks averaged) was added: on every subset and measure of ``validation/`` it gains
 #: (IoU +0.0006 to +0.0015, BF1 +0.0042 to +0.0043, BF2 +0.0029 to +0.0046). Three
 #: model runs a frame; the live chain leaves the mirror pass out for its cost.
-DEFAULT_CHAIN = "crop:flip=1,temporal,smoothstep:lo=0.4:hi=0.8,refine"
+DEFAULT_CHAIN = "crop:flip=true,temporal,smoothstep:lo=0.4:hi=0.8,refine"
 
 #: The chain for live sources (camera, demo, virtual camera, desktop app) unless told
 #: otherwise: the default chain without the crop's mirror pass (one model run fewer),
