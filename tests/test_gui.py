@@ -522,7 +522,13 @@ def test_a_long_preview_does_not_wear_out_none_or_true(qtbot, open_window):
         left = sys.getrefcount(obj)
         lost_per_frame = max(0.0, (before[name] - left) / frames)
         hours = left / max(lost_per_frame, 1e-9) / 30 / 3600
-        assert hours > 24, f"{name}: {lost_per_frame:.1f} references lost per frame"
+        # The bug loses at least one reference every frame (each frame emits and calls
+        # void slots), which leaves minutes of preview. A reference or two held for a
+        # moment by another thread is not a leak: with True's ~14,000 references, one
+        # such reference over 30 frames already read as "4 hours left" (a CI run).
+        assert lost_per_frame < 0.5, (
+            f"{name}: {lost_per_frame:.2f} references lost per frame, {hours:.1f} h left"
+        )
 
 
 def test_settings_the_window_has_no_control_for_are_kept(qtbot, open_window):
