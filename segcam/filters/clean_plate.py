@@ -55,8 +55,8 @@ well the plate is known there)::
     out      = k · fused + (1 − k) · a
 
 Cost: about a dozen passes over the frame at half size (uint8 and float32), no
-allocation per frame. A 720p frame takes about 5-7 ms on one core of the 2-core
-dev VM, ``align`` about 1 ms of it (``segcam bench -i demo:desk --filters
+allocation per frame. A 720p frame takes about 5 ms on one core of the 2-core dev
+VM, ``align`` under 1 ms of it (``segcam bench -i demo:desk --filters
 live,cleanplate``, against ``--filters live``). Threading: one instance
 belongs to one worker thread; :meth:`CleanPlate.relearn` may be called from
 another thread (it only sets a flag that the worker reads before the next frame).
@@ -90,6 +90,12 @@ MIN_SHIFT = 0.05
 # The 3x3 structuring element of the plate's gradient, made once, not per frame.
 _SQUARE3 = np.ones((3, 3), np.uint8)
 _CROSS3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+def _clip01(a: np.ndarray) -> None:
+    """``a`` clipped to [0, 1] in place (two thresholds: eight times numpy's clip)."""
+    cv2.threshold(a, 1.0, 1.0, cv2.THRESH_TRUNC, dst=a)
+    cv2.threshold(a, 0.0, 0.0, cv2.THRESH_TOZERO, dst=a)
 
 
 def camera_moved_hint(times: int = 1) -> str:
@@ -180,8 +186,10 @@ class CleanPlate:
         self._known = s("known", (wh, ww), np.float32)
         self._plate.fill(0.0)
         self._known.fill(0.0)
-        # The last frame (at working size), to tell a moving difference from a still one.
-        self._prev = s("prev", (wh, ww, 3), np.float32)
+        # This frame and the last one (at working size), to tell a moving difference
+        # from a still one: two buffers that swap roles, so nothing is copied.
+        self._frames = [s("I0", (wh, ww, 3), np.float32), s("I1", (wh, ww, 3), np.float32)]
+        self._prev = self._frames[1]
         self._prev_ok = False
         # The wide neighbourhoods (`near`, the learning margin, the support window) are
         # found on a grid 4x coarser than the working one: a 73-px elliptic dilation
@@ -211,7 +219,7 @@ class CleanPlate:
             self._setup(ww, wh)
         s = self._s
         shape = (wh, ww)
-        image = s("I", (wh, ww, 3), np.float32)
+        image = self._frames[0] if self._prev is self._frames[1] else self._frames[1]
         image[...] = frame.shrunk((ww, wh))
         a8 = s("a8", shape, np.uint8)
         cv2.resize(alpha, (ww, wh), dst=a8, interpolation=cv2.INTER_AREA)
@@ -238,8 +246,11 @@ class CleanPlate:
         # Exposure: the per-channel gain of the frame against the plate.
         gplate = s("gplate", (wh, ww, 3), np.float32)
         if n_ref > 0.05 * n:
-            mi = cv2.mean(image, mask=ref)
-            mp = cv2.mean(plate, mask=ref)
+            # On every 4th pixel each way: a masked mean over the whole frame costs
+            # 0.8 ms a channel set, and thousands of pixels give the same gain.
+            sub = ref[::4, ::4]
+            mi = cv2.mean(image[::4, ::4], mask=sub)
+            mp = cv2.mean(plate[::4, ::4], mask=sub)
             gain = tuple(min(2.0, max(0.5, mi[c] / max(mp[c], 1.0))) for c in range(3))
             cv2.multiply(plate, (*gain, 0.0), dst=gplate)
         else:
@@ -266,7 +277,7 @@ class CleanPlate:
         f = s("f", shape, np.float32)
         np.subtract(d, self.threshold, out=f)
         f *= 1.0 / self.softness
-        np.clip(f, 0.0, 1.0, out=f)
+        _clip01(f)
 
         self._watch_camera(f, ref, n_ref, n)
         # Close one-pixel gaps in the evidence: a striped mug or a patterned shirt whose
@@ -297,7 +308,7 @@ class CleanPlate:
         k = s("k", shape, np.float32)
         np.subtract(known, 0.2, out=k)
         k *= 2.0
-        np.clip(k, 0.0, 1.0, out=k)
+        _clip01(k)
         fused -= a
         fused *= k
         fused += a
@@ -352,7 +363,7 @@ class CleanPlate:
         # started a pixel learned over time at half its brightness).
         plate_learn(image, plate, known, wgt)
         self.learned = float(cv2.mean(known)[0])
-        np.copyto(self._prev, image)
+        self._prev = image
         self._prev_ok = True
 
     def _align(self, image: np.ndarray, gplate: np.ndarray, ref: np.ndarray) -> None:
@@ -384,11 +395,20 @@ class CleanPlate:
         iy = s("al_iy", shape, np.float32)
         cv2.Sobel(gp0, cv2.CV_32F, 1, 0, dst=ix, ksize=3, scale=0.125)
         cv2.Sobel(gp0, cv2.CV_32F, 0, 1, dst=iy, ksize=3, scale=0.125)
-        pr = s("al_pr", shape, np.float32)
-        xx, xy, yy = (
-            cv2.mean(cv2.multiply(u, v, dst=pr), mask=mask)[0]
-            for u, v in ((ix, ix), (ix, iy), (iy, iy))
-        )
+        # Means over the mask as dot products with mask-weighted gradients (a masked
+        # cv2.mean is ten times slower than a dot product of the same length).
+        count = cv2.countNonZero(mask)
+        if count < 16:
+            return
+        w = s("al_wt", shape, np.float32)
+        np.multiply(mask, np.float32(1.0 / count), out=w, casting="unsafe")
+        w /= 255.0
+        ixw = s("al_ixw", shape, np.float32)
+        iyw = s("al_iyw", shape, np.float32)
+        np.multiply(ix, w, out=ixw)
+        np.multiply(iy, w, out=iyw)
+        fx, fy, fxw, fyw = (a.reshape(-1) for a in (ix, iy, ixw, iyw))
+        xx, xy, yy = float(fxw @ fx), float(fxw @ fy), float(fyw @ fy)
         det = xx * yy - xy * xy
         if xx + yy < 0.25 or det <= 1e-3 * (xx + yy) ** 2:
             return  # a flat (or one-directional) plate: nothing to align on
@@ -404,8 +424,7 @@ class CleanPlate:
             # A pixel the plate does not explain (someone the network missed, a moving
             # object) is limited in how far it can pull the estimate.
             np.clip(it, -2 * self.threshold, 2 * self.threshold, out=it)
-            xt = cv2.mean(cv2.multiply(ix, it, dst=pr), mask=mask)[0]
-            yt = cv2.mean(cv2.multiply(iy, it, dst=pr), mask=mask)[0]
+            xt, yt = float(fxw @ it.reshape(-1)), float(fyw @ it.reshape(-1))
             # image ≈ plate(x − d) ≈ plate − d·∇plate  →  d = −A⁻¹ Σ ∇plate · it
             dx -= (yy * xt - xy * yt) / det
             dy -= (xx * yt - xy * xt) / det
