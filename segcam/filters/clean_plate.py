@@ -401,8 +401,7 @@ class CleanPlate:
         if count < 16:
             return
         w = s("al_wt", shape, np.float32)
-        np.multiply(mask, np.float32(1.0 / count), out=w, casting="unsafe")
-        w /= 255.0
+        np.multiply(mask, np.float32(1.0 / (255.0 * count)), out=w, casting="unsafe")
         ixw = s("al_ixw", shape, np.float32)
         iyw = s("al_iyw", shape, np.float32)
         np.multiply(ix, w, out=ixw)
